@@ -1,0 +1,26 @@
+#include "core/text.h"
+
+#include <gtest/gtest.h>
+
+namespace td::core {
+namespace {
+
+TEST(TextTest, ComparesIgnoringCase) {
+  EXPECT_TRUE(equalsIgnoreCase("In Progress", "in progress"));
+  EXPECT_FALSE(equalsIgnoreCase("New", "News"));
+  EXPECT_TRUE(containsIgnoreCase("Mimikatz on WS-042", "ws-04"));
+  EXPECT_FALSE(containsIgnoreCase("abc", "abd"));
+}
+
+TEST(TextTest, SplitsAndTrims) {
+  auto parts = splitTrimmed(" a, b ,,c ", ',');
+  ASSERT_EQ(parts.size(), 4u);
+  EXPECT_EQ(parts[0], "a");
+  EXPECT_EQ(parts[1], "b");
+  EXPECT_EQ(parts[2], "");
+  EXPECT_EQ(parts[3], "c");
+  EXPECT_TRUE(splitTrimmed("", ',').empty());
+}
+
+}  // namespace
+}  // namespace td::core

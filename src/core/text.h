@@ -1,0 +1,18 @@
+// Small text helpers used across modules. Pure functions, safe from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace td::core {
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+std::string toLower(std::string_view s);
+std::string_view trim(std::string_view s);
+// Splits on `sep` and trims each part; empty input gives no parts.
+std::vector<std::string_view> splitTrimmed(std::string_view s, char sep);
+// True when `needle` occurs in `haystack` ignoring ASCII case.
+bool containsIgnoreCase(std::string_view haystack, std::string_view needle);
+
+}  // namespace td::core
