@@ -48,6 +48,8 @@ struct SinkResult {
   std::int64_t created = 0;
   std::int64_t updated = 0;  // duplicates folded into an open threat
   std::vector<ThreatId> created_ids;
+  // For each detection of the batch, in order: the threat it created or was folded into.
+  std::vector<ThreatId> threat_ids;
 };
 
 // How many evidence samples a threat keeps from its duplicates, besides the first evidence.
