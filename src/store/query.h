@@ -24,14 +24,15 @@ struct ThreatFilter {
   std::vector<core::ThreatKind> kinds;
   std::string entity;  // matches entity value exactly, or "type:value"
   std::string host;
-  std::string text;    // case-insensitive substring of name, entity value, host or rule id
-  std::optional<bool> open;  // true: not in the closed state; false: closed
+  std::string text;            // case-insensitive substring of name, entity value, host or rule id
+  std::optional<bool> open;    // true: not in the closed state; false: closed
   std::optional<TimeMs> from;  // on last_seen: threats active in [from, to)
   std::optional<TimeMs> to;
 };
 
 enum class ThreatSort : std::uint8_t { kScore, kSeverity, kLastSeen, kCreated };
-core::Result<ThreatSort> parseThreatSort(std::string_view text);  // score|severity|last_seen|created
+core::Result<ThreatSort> parseThreatSort(
+    std::string_view text);  // score|severity|last_seen|created
 std::string_view threatSortName(ThreatSort s);
 
 struct PageRequest {

@@ -128,7 +128,8 @@ class Store {
   virtual Status exportThreats(const ThreatFilter& filter, const PageRequest& order,
                                const std::function<bool(const core::Threat&)>& row) = 0;
   // Counts of threats by state name and severity for /metrics, over all projects.
-  virtual Result<std::vector<std::pair<std::string, std::array<std::int64_t, core::kSeverityCount>>>>
+  virtual Result<
+      std::vector<std::pair<std::string, std::array<std::int64_t, core::kSeverityCount>>>>
   countsByStateAndSeverity() = 0;
 
   // --- outbox ----------------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+#include "store/sqlite/connection.h"
+
+namespace td::store::sqlite {
+
+using core::ErrorCode;
+using core::fail;
+
+namespace {
+// Long enough to ride out a checkpoint or another process's write, short enough that a stuck
+// writer surfaces as kUnavailable instead of hanging a request.
+constexpr int kBusyTimeoutMs = 10000;
+}  // namespace
+
+core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
+  const int primary = rc & 0xff;
+  ErrorCode code = ErrorCode::kInternal;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = ErrorCode::kUnavailable;
+  if (primary == SQLITE_CONSTRAINT) code = ErrorCode::kConflict;
+  std::string msg(what);
+  msg += ": ";
+  msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return core::Error{code, std::move(msg), {}};
+}
+
+Result<bool> Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  auto err = sqliteError(db_, rc, "sqlite step");
+  sqlite3_reset(stmt_);
+  return fail(std::move(err));
+}
+
+Status Statement::run() {
+  while (true) {
+    auto r = step();
+    if (!r) return fail(r.error());
+    if (!*r) return {};
+  }
+}
+
+std::string Statement::text(int col) const { return std::string(textView(col)); }
+
+std::string_view Statement::textView(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  if (!p) return {};
+  return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool read_only) {
+  sqlite3* db = nullptr;
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+      SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = sqliteError(db, rc, "cannot open " + path);
+    sqlite3_close(db);
+    return fail(std::move(err));
+  }
+  std::unique_ptr<Connection> conn(new Connection(db));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(db, 1);
+  // WAL: readers never block the writer nor the writer readers. synchronous=NORMAL under WAL
+  // loses at most the last transactions on power loss, never consistency.
+  std::string pragmas =
+      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;";
+  if (!read_only) pragmas += "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+  if (auto s = conn->exec(pragmas); !s) return fail(s.error());
+  return conn;
+}
+
+Connection::~Connection() {
+  cache_.clear();  // statements are finalised before the connection closes
+  sqlite3_close(db_);
+}
+
+Result<Statement*> Connection::prepare(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return fail(sqliteError(db_, rc, "sqlite prepare"));
+  auto owned = std::make_unique<Statement>(db_, stmt);
+  Statement* raw = owned.get();
+  cache_.emplace(std::string(sql), std::move(owned));
+  return raw;
+}
+
+Status Connection::exec(std::string_view sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    auto e = sqliteError(nullptr, rc, "sqlite exec");
+    e.message = "sqlite exec: " + msg;
+    return fail(std::move(e));
+  }
+  return {};
+}
+
+}  // namespace td::store::sqlite

@@ -1,0 +1,129 @@
+// The SQLite backend of the Store: one file in WAL mode, one writer connection guarded by a mutex
+// (SQLite allows one writer at a time anyway, and a single writer keeps the sink's batches
+// ordered), a pool of reader connections that serve reads concurrently with the writer, and the
+// in-memory ThreatIndex that answers lists, the overview and export (see threat_index.h).
+//
+// Thread safety: as for Store, every method may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sqlite/connection.h"
+#include "store/store.h"
+#include "store/threat_index.h"
+
+namespace td::store::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating and migrating when needed) the database at `path` and loads the read model.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  ~SqliteStore() override;
+
+  Result<Org> createOrg(const std::string& name, std::optional<OrgId> parent) override;
+  Result<std::vector<Org>> listOrgs() override;
+  Result<Org> findOrg(const std::string& name) override;
+  Result<Org> getOrg(OrgId id) override;
+  Result<std::vector<OrgId>> orgSubtree(OrgId root) override;
+
+  Result<Project> createProject(OrgId org, const std::string& name) override;
+  Result<std::vector<Project>> listProjects() override;
+  Result<Project> findProject(const std::string& name) override;
+  Result<Project> getProject(ProjectId id) override;
+
+  Result<User> createUser(const User& user) override;
+  Result<std::vector<User>> listUsers() override;
+  Result<User> findUserByEmail(const std::string& email) override;
+  Result<User> getUser(UserId id) override;
+  Status setPasswordHash(UserId id, const std::string& hash) override;
+
+  Result<ApiToken> createToken(const ApiToken& token) override;
+  Result<ApiToken> findTokenByHash(const std::string& hash) override;
+  Result<std::vector<ApiToken>> listTokens(std::optional<ProjectId> project) override;
+  Status revokeToken(std::int64_t id) override;
+  Status touchToken(std::int64_t id, TimeMs at) override;
+
+  Status createSession(const Session& session) override;
+  Result<Session> findSession(const std::string& id_hash) override;
+  Status deleteSession(const std::string& id_hash) override;
+
+  Result<std::vector<TagValue>> listTags(OrgId org, TagKind kind) override;
+  Result<TagValue> getTag(TagId id) override;
+  Result<TagValue> addTag(OrgId org, TagKind kind, const std::string& name,
+                          std::optional<int> position) override;
+  Result<TagValue> renameTag(TagId id, const std::string& name) override;
+  Status deleteTag(TagId id, std::optional<TagId> replacement) override;
+
+  Result<SinkResult> applyDetections(const std::vector<core::Detection>& batch,
+                                     const std::vector<std::optional<TagId>>& group_ids,
+                                     const Actor& actor) override;
+  Result<core::Threat> getThreat(ThreatId id) override;
+  Result<core::Threat> changeThreat(ThreatId id, const ThreatChange& change,
+                                    const Actor& actor) override;
+  Result<Note> addNote(ThreatId id, const std::string& text, const Actor& actor) override;
+  Result<std::vector<Note>> listNotes(ThreatId id) override;
+  Result<std::vector<TimelineEntry>> timeline(ThreatId id) override;
+  Result<std::vector<std::string>> evidenceSamples(ThreatId id) override;
+
+  Result<ThreatPage> listThreats(const ThreatFilter& filter, const PageRequest& page) override;
+  Result<Overview> overview(const OverviewRequest& request) override;
+  Status exportThreats(const ThreatFilter& filter, const PageRequest& order,
+                       const std::function<bool(const core::Threat&)>& row) override;
+  Result<std::vector<std::pair<std::string, std::array<std::int64_t, core::kSeverityCount>>>>
+  countsByStateAndSeverity() override;
+
+  Result<std::vector<OutboxEvent>> claimOutbox(int limit, TimeMs lease_ms) override;
+  Status ackOutbox(const std::vector<std::int64_t>& ids) override;
+  Result<std::vector<OutboxEvent>> listOutbox(ThreatId threat) override;
+
+  // For benchmarks and tests: the read model's size in bytes.
+  size_t indexMemoryBytes() const { return index_.memoryBytes(); }
+  // For benchmarks: the write connection, to seed rows directly. Hold no other call meanwhile,
+  // and call reloadIndex() afterwards.
+  Connection& writerForBenchmarks() { return *writer_; }
+  Status reloadIndex();
+
+ private:
+  // A reader connection on loan from the pool; returned by the destructor.
+  class Reader {
+   public:
+    Reader(SqliteStore* store, std::unique_ptr<Connection> conn)
+        : store_(store), conn_(std::move(conn)) {}
+    Reader(Reader&&) = default;
+    ~Reader();
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_.get(); }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> conn_;
+  };
+  struct ProjectInfo {
+    OrgId org_id = 0;
+    TagId first_state = 0;
+  };
+
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  Result<Reader> reader();
+  Result<core::Threat> readThreat(Connection& c, ThreatId id);
+  Result<IndexFilter> resolveFilter(Connection& c, const ThreatFilter& filter);
+  Result<ProjectInfo> projectInfo(ProjectId id);  // write_mu_ held
+  Result<TagValue> readTag(Connection& c, TagId id);
+  Result<std::vector<TagValue>> readTags(Connection& c, OrgId org, TagKind kind);
+  Result<ThreatPage> pageFromIndex(Connection& c, const IndexFilter& filter,
+                                   const PageRequest& page);
+
+  std::string path_;
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;                       // guarded by write_mu_
+  std::unordered_map<ProjectId, ProjectInfo> project_info_;  // guarded by write_mu_
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
+  ThreatIndex index_;
+};
+
+}  // namespace td::store::sqlite
