@@ -1,0 +1,1408 @@
+#include "detect/engine.h"
+
+#include <arpa/inet.h>
+#include <hs/hs.h>
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/text.h"
+
+namespace td::detect {
+
+// ---- compiled tables -----------------------------------------------------------------------------
+
+struct Pattern {
+  std::string regex;  // Hyperscan syntax, also valid RE2 syntax (used when Hyperscan refuses it)
+  unsigned flags = 0;
+  std::uint32_t db = 0;  // field slot, or fields.size() for keyword searches
+  std::unique_ptr<RE2> fallback;
+};
+
+enum class CheckKind {
+  kPattern,
+  kRegex,
+  kCidr,
+  kNumber,
+  kExists,
+  kMissing,
+  kNull,
+  kAnyValue,
+  kEmpty,
+  kFieldRef,
+};
+enum class CmpOp { kLt, kLte, kGt, kGte };
+enum class RefMode { kEqual, kContains, kStartsWith, kEndsWith };
+
+struct Cidr {
+  int family = AF_INET;
+  std::array<std::uint8_t, 16> addr{};
+  int bits = 0;
+};
+
+struct Check {
+  CheckKind kind = CheckKind::kPattern;
+  std::uint32_t pattern = 0;
+  std::shared_ptr<const RE2> re;
+  Cidr cidr;
+  CmpOp op = CmpOp::kLt;
+  double number = 0;
+  std::int32_t ref_slot = -1;
+  RefMode ref_mode = RefMode::kEqual;
+};
+
+struct Leaf {
+  std::int32_t slot = -1;  // -1: keyword search over the event's keyword values
+  std::vector<std::vector<std::uint32_t>> groups;  // AND of groups, OR within a group
+};
+
+struct Node {
+  enum class Kind : std::uint8_t { kAnd, kOr, kNot, kLeaf, kConst };
+  Kind kind = Kind::kConst;
+  bool value = false;  // kConst
+  std::uint32_t a = 0;  // first kid index (and/or), the child (not), the leaf (leaf)
+  std::uint32_t n = 0;  // number of kids
+};
+
+struct Engine::Impl {
+  std::vector<Pattern> patterns;
+  std::vector<Check> checks;
+  std::vector<Leaf> leaves;
+  std::vector<Node> nodes;
+  std::vector<std::uint32_t> kids;
+  std::vector<std::uint32_t> logsource_roots;
+  struct Db {
+    hs_database_t* db = nullptr;
+    std::vector<std::uint32_t> ids;       // Hyperscan id -> pattern
+    std::vector<std::uint32_t> fallback;  // patterns evaluated with RE2 instead
+  };
+  std::vector<Db> dbs;  // per slot, plus one for keywords
+  hs_scratch_t* scratch = nullptr;
+  std::vector<std::uint32_t> trigger_offsets;  // pattern -> rules whose evaluation it triggers
+  std::vector<std::uint32_t> trigger_rules;
+  std::vector<std::uint32_t> always_rules;
+  std::unordered_map<std::string, std::uint32_t, CaseInsensitiveHash, CaseInsensitiveEq>
+      field_index;
+  struct LayoutSlots {
+    std::int32_t host = -1;
+    std::vector<std::int32_t> users;
+  };
+  std::vector<LayoutSlots> layout_slots;
+
+  ~Impl() {
+    for (auto& d : dbs) {
+      if (d.db) hs_free_database(d.db);
+    }
+    if (scratch) hs_free_scratch(scratch);
+  }
+};
+
+namespace {
+
+// Keyword patterns are registered under this db id until the field count (and so the keyword
+// db's real index) is known.
+constexpr std::uint32_t kKeywordDbMarker = UINT32_MAX;
+
+struct CompileError : std::runtime_error {
+  CompileError(std::string c, std::string msg, Position p)
+      : std::runtime_error(std::move(msg)), code(std::move(c)), pos(p) {}
+  std::string code;
+  Position pos;
+};
+
+// ---- value encodings -----------------------------------------------------------------------------
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) |
+                            std::uint8_t(in[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    const std::uint32_t v = std::uint8_t(in[i]) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// The three encodings of `in` as it may appear at any offset inside a longer base64 text
+// (Sigma's base64offset, as pySigma computes it).
+std::vector<std::string> base64Offsets(std::string_view in) {
+  static constexpr std::array<size_t, 3> kStart{0, 2, 3};
+  static constexpr std::array<int, 3> kEnd{0, -3, -2};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < 3; ++i) {
+    std::string padded(i, ' ');
+    padded.append(in);
+    const std::string enc = base64(padded);
+    const int end_off = kEnd[(in.size() + i) % 3];
+    const long end = end_off == 0 ? static_cast<long>(enc.size())
+                                  : static_cast<long>(enc.size()) + end_off;
+    if (end > static_cast<long>(kStart[i])) {
+      out.push_back(enc.substr(kStart[i], static_cast<size_t>(end) - kStart[i]));
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> decodeUtf8(std::string_view s) {
+  std::vector<std::uint32_t> cps;
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<std::uint8_t>(s[i]);
+    int len = 1;
+    std::uint32_t cp = c;
+    if (c >= 0xF0 && c < 0xF8) {
+      len = 4;
+      cp = c & 0x07;
+    } else if (c >= 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    }
+    if (len > 1 && i + len <= s.size()) {
+      for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<std::uint8_t>(s[i + k]) & 0x3F);
+    } else {
+      len = 1;
+      cp = c;
+    }
+    cps.push_back(cp);
+    i += static_cast<size_t>(len);
+  }
+  return cps;
+}
+
+std::string utf16(std::string_view s, bool little_endian) {
+  std::string out;
+  auto unit = [&](std::uint16_t u) {
+    if (little_endian) {
+      out += static_cast<char>(u & 0xFF);
+      out += static_cast<char>(u >> 8);
+    } else {
+      out += static_cast<char>(u >> 8);
+      out += static_cast<char>(u & 0xFF);
+    }
+  };
+  for (std::uint32_t cp : decodeUtf8(s)) {
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      unit(static_cast<std::uint16_t>(0xD800 + (cp >> 10)));
+      unit(static_cast<std::uint16_t>(0xDC00 + (cp & 0x3FF)));
+    } else {
+      unit(static_cast<std::uint16_t>(cp));
+    }
+  }
+  return out;
+}
+
+bool parseIp(std::string_view text, int& family, std::array<std::uint8_t, 16>& addr) {
+  char buf[64];
+  if (text.empty() || text.size() >= sizeof buf) return false;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = 0;
+  addr.fill(0);
+  if (inet_pton(AF_INET, buf, addr.data()) == 1) {
+    family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, buf, addr.data()) == 1) {
+    family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+bool inCidr(const Cidr& net, std::string_view text) {
+  int family = 0;
+  std::array<std::uint8_t, 16> addr{};
+  if (!parseIp(text, family, addr) || family != net.family) return false;
+  int bits = net.bits;
+  for (size_t i = 0; bits > 0; ++i, bits -= 8) {
+    const std::uint8_t mask = bits >= 8 ? 0xFF : static_cast<std::uint8_t>(0xFF << (8 - bits));
+    if ((addr[i] & mask) != (net.addr[i] & mask)) return false;
+  }
+  return true;
+}
+
+bool parseNumber(std::string_view s, double& out) {
+  s = core::trim(s);
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// ---- Sigma strings -------------------------------------------------------------------------------
+
+struct Piece {
+  enum class Kind : std::uint8_t { kLit, kStar, kOne, kDash };
+  Kind kind;
+  char c;
+};
+
+bool isWordChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+// Sigma's escaping, as pySigma reads it: a backslash escapes '*', '?' and itself; before any
+// other character it is a literal backslash (so Windows paths need no doubling).
+std::vector<Piece> parseWildcards(std::string_view s) {
+  std::vector<Piece> out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == '*' || s[i + 1] == '?' || s[i + 1] == '\\')) {
+      out.push_back({Piece::Kind::kLit, s[++i]});
+    } else if (c == '*') {
+      out.push_back({Piece::Kind::kStar, c});
+    } else if (c == '?') {
+      out.push_back({Piece::Kind::kOne, c});
+    } else {
+      out.push_back({Piece::Kind::kLit, c});
+    }
+  }
+  return out;
+}
+
+std::vector<Piece> literalPieces(std::string_view s) {
+  std::vector<Piece> out;
+  out.reserve(s.size());
+  for (char c : s) out.push_back({Piece::Kind::kLit, c});
+  return out;
+}
+
+// windash: a '-' or '/' that starts a word-like option ("\B[-/]\b" in pySigma) also matches the
+// other option characters Windows accepts.
+void markWindash(std::vector<Piece>& pieces) {
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    Piece& p = pieces[i];
+    if (p.kind != Piece::Kind::kLit || (p.c != '-' && p.c != '/')) continue;
+    const bool prev_word = i > 0 && pieces[i - 1].kind == Piece::Kind::kLit &&
+                           isWordChar(pieces[i - 1].c);
+    const bool next_word = i + 1 < pieces.size() && pieces[i + 1].kind == Piece::Kind::kLit &&
+                           isWordChar(pieces[i + 1].c);
+    if (!prev_word && next_word) p.kind = Piece::Kind::kDash;
+  }
+}
+
+void appendEscaped(std::string& out, char c) {
+  if (std::isalnum(static_cast<unsigned char>(c))) {
+    out += c;
+  } else {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[(static_cast<unsigned char>(c) >> 4) & 15];
+    out += kHex[static_cast<unsigned char>(c) & 15];
+  }
+}
+
+// ---- logsource mapping ---------------------------------------------------------------------------
+
+struct LogsourceMap {
+  // "windows/category/process_creation" -> alternatives (OR) of items (AND)
+  std::map<std::string, std::vector<std::vector<FieldItem>>> entries;
+};
+
+std::vector<std::vector<FieldItem>> conditionsFrom(const YAML::Node& list) {
+  std::vector<std::vector<FieldItem>> alts;
+  if (!list.IsSequence()) return alts;
+  for (const auto& m : list) {
+    if (!m.IsMap()) continue;
+    std::vector<FieldItem> items;
+    for (const auto& kv : m) {
+      FieldItem item;
+      item.field = kv.first.as<std::string>();
+      auto push = [&](const YAML::Node& v) {
+        SigmaValue sv;
+        sv.text = v.as<std::string>();
+        item.values.push_back(sv);
+      };
+      if (kv.second.IsSequence()) {
+        for (const auto& v : kv.second) push(v);
+      } else {
+        push(kv.second);
+      }
+      items.push_back(std::move(item));
+    }
+    alts.push_back(std::move(items));
+  }
+  return alts;
+}
+
+LogsourceMap parseLogsources(std::string_view text) {
+  LogsourceMap out;
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    for (const auto& product : root) {
+      const std::string pname = product.first.as<std::string>();
+      if (!product.second.IsMap()) continue;
+      for (const auto& kind : product.second) {
+        const std::string k = kind.first.as<std::string>();
+        if (!kind.second.IsMap()) continue;
+        for (const auto& entry : kind.second) {
+          out.entries[pname + "/" + k + "/" + entry.first.as<std::string>()] =
+              conditionsFrom(entry.second);
+        }
+      }
+    }
+  } catch (const YAML::Exception&) {
+    // The shipped file is tested; a broken one leaves every logsource unmapped (and reported).
+  }
+  return out;
+}
+
+// ---- the builder ---------------------------------------------------------------------------------
+
+class Builder {
+ public:
+  Builder(Engine::Impl& impl, std::vector<std::string>& fields, LoadReport& report)
+      : impl_(impl), fields_(fields), report_(report) {
+    logsources_ = parseLogsources(builtinLogsourceYaml());
+  }
+
+  std::uint32_t slot(const std::string& field) {
+    auto it = impl_.field_index.find(field);
+    if (it != impl_.field_index.end()) return it->second;
+    const auto s = static_cast<std::uint32_t>(fields_.size());
+    fields_.push_back(field);
+    impl_.field_index.emplace(field, s);
+    return s;
+  }
+
+  std::uint32_t compileRule(const SigmaRule& rule) {
+    rule_ = &rule;
+    selection_nodes_.clear();
+    std::vector<std::uint32_t> roots;
+    for (const auto& c : rule.conditions) roots.push_back(compileCondition(c));
+    return roots.size() == 1 ? roots[0] : combine(Node::Kind::kOr, roots);
+  }
+
+  // The logsource root for a rule, or -1 when its logsource is not mapped.
+  std::int32_t logsource(const SigmaRule& rule) {
+    const Logsource& ls = rule.logsource;
+    std::vector<std::string> keys;
+    if (!ls.category.empty()) keys.push_back(ls.product + "/category/" + ls.category);
+    if (!ls.service.empty()) keys.push_back(ls.product + "/service/" + ls.service);
+    for (const auto& key : keys) {
+      auto cached = logsource_cache_.find(key);
+      if (cached != logsource_cache_.end()) return cached->second;
+      auto it = logsources_.entries.find(key);
+      if (it == logsources_.entries.end()) continue;
+      Selection sel;
+      sel.name = key;
+      sel.alternatives = it->second;
+      const auto root = compileSelection(sel);
+      const auto idx = static_cast<std::int32_t>(impl_.logsource_roots.size());
+      impl_.logsource_roots.push_back(root);
+      logsource_cache_[key] = idx;
+      return idx;
+    }
+    if (!ls.category.empty() || !ls.service.empty()) {
+      report_.add({DiagnosticLevel::kWarning, code::kUnmappedLogsource,
+                   "logsource " + ls.key() + " has no event mapping; the rule is evaluated on "
+                   "every event",
+                   rule.file, rule.pos.line, rule.pos.column, rule.id, rule.title});
+    }
+    return -1;
+  }
+
+  std::uint32_t addNode(Node n) {
+    impl_.nodes.push_back(n);
+    return static_cast<std::uint32_t>(impl_.nodes.size() - 1);
+  }
+
+  std::uint32_t combine(Node::Kind kind, const std::vector<std::uint32_t>& children) {
+    if (children.size() == 1) return children[0];
+    Node n;
+    n.kind = kind;
+    if (children.empty()) {
+      n.kind = Node::Kind::kConst;
+      n.value = kind == Node::Kind::kAnd;
+      return addNode(n);
+    }
+    n.a = static_cast<std::uint32_t>(impl_.kids.size());
+    n.n = static_cast<std::uint32_t>(children.size());
+    impl_.kids.insert(impl_.kids.end(), children.begin(), children.end());
+    return addNode(n);
+  }
+
+ private:
+  std::uint32_t compileCondition(const ConditionNode& c) {
+    switch (c.kind) {
+      case ConditionNode::Kind::kRef: {
+        const Selection* sel = rule_->findSelection(c.name);
+        if (!sel) throw CompileError(code::kUnknownSelection, "unknown selection " + c.name, {});
+        return selectionNode(*sel);
+      }
+      case ConditionNode::Kind::kOneOf:
+      case ConditionNode::Kind::kAllOf: {
+        std::vector<std::uint32_t> children;
+        for (const auto& sel : rule_->selections) {
+          const bool hit = c.name == "them" ? sel.name.empty() || sel.name[0] != '_'
+                                            : glob(c.name, sel.name);
+          if (hit) children.push_back(selectionNode(sel));
+        }
+        return combine(c.kind == ConditionNode::Kind::kAllOf ? Node::Kind::kAnd : Node::Kind::kOr,
+                       children);
+      }
+      case ConditionNode::Kind::kNot: {
+        Node n;
+        n.kind = Node::Kind::kNot;
+        n.a = compileCondition(c.children.at(0));
+        return addNode(n);
+      }
+      case ConditionNode::Kind::kAnd:
+      case ConditionNode::Kind::kOr: {
+        std::vector<std::uint32_t> children;
+        for (const auto& child : c.children) children.push_back(compileCondition(child));
+        return combine(c.kind == ConditionNode::Kind::kAnd ? Node::Kind::kAnd : Node::Kind::kOr,
+                       children);
+      }
+    }
+    return 0;
+  }
+
+  static bool glob(std::string_view pattern, std::string_view s) {
+    size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
+    while (i < s.size()) {
+      if (p < pattern.size() && pattern[p] == '*') {
+        star = p++;
+        mark = i;
+      } else if (p < pattern.size() && pattern[p] == s[i]) {
+        ++p;
+        ++i;
+      } else if (star != std::string_view::npos) {
+        p = star + 1;
+        i = ++mark;
+      } else {
+        return false;
+      }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+  }
+
+  std::uint32_t selectionNode(const Selection& sel) {
+    auto it = selection_nodes_.find(sel.name);
+    if (it != selection_nodes_.end()) return it->second;
+    const auto n = compileSelection(sel);
+    selection_nodes_[sel.name] = n;
+    return n;
+  }
+
+ public:
+  std::uint32_t compileSelection(const Selection& sel) {
+    std::vector<std::uint32_t> alts;
+    for (const auto& items : sel.alternatives) {
+      std::vector<std::uint32_t> leaves;
+      for (const auto& item : items) leaves.push_back(compileItem(item));
+      alts.push_back(combine(Node::Kind::kAnd, leaves));
+    }
+    return combine(Node::Kind::kOr, alts);
+  }
+
+ private:
+  std::uint32_t compileItem(const FieldItem& item) {
+    Leaf leaf;
+    const bool keyword = item.field.empty();
+    leaf.slot = keyword ? -1 : static_cast<std::int32_t>(slot(item.field));
+    const std::uint32_t db =
+        keyword ? kKeywordDbMarker : static_cast<std::uint32_t>(leaf.slot);
+    const bool all = item.has(Modifier::kAll);
+    for (const auto& value : item.values) {
+      std::vector<std::uint32_t> group = compileValue(item, value, db, keyword);
+      if (all || leaf.groups.empty()) {
+        leaf.groups.push_back(std::move(group));
+      } else {
+        leaf.groups.front().insert(leaf.groups.front().end(), group.begin(), group.end());
+      }
+    }
+    impl_.leaves.push_back(std::move(leaf));
+    Node n;
+    n.kind = Node::Kind::kLeaf;
+    n.a = static_cast<std::uint32_t>(impl_.leaves.size() - 1);
+    return addNode(n);
+  }
+
+  std::uint32_t addCheck(Check c) {
+    impl_.checks.push_back(std::move(c));
+    return static_cast<std::uint32_t>(impl_.checks.size() - 1);
+  }
+
+  std::vector<std::uint32_t> compileValue(const FieldItem& item, const SigmaValue& value,
+                                          std::uint32_t db, bool keyword) {
+    const Position pos = value.pos.line ? value.pos : item.pos;
+    if (value.kind == SigmaValue::Kind::kNull) {
+      Check c;
+      c.kind = CheckKind::kNull;
+      return {addCheck(c)};
+    }
+    if (item.has(Modifier::kExists)) {
+      Check c;
+      c.kind = (value.text == "true" || value.text == "yes") ? CheckKind::kExists
+                                                             : CheckKind::kMissing;
+      return {addCheck(c)};
+    }
+    if (item.has(Modifier::kFieldRef)) {
+      Check c;
+      c.kind = CheckKind::kFieldRef;
+      c.ref_slot = static_cast<std::int32_t>(slot(value.text));
+      c.ref_mode = item.has(Modifier::kContains)     ? RefMode::kContains
+                   : item.has(Modifier::kStartsWith) ? RefMode::kStartsWith
+                   : item.has(Modifier::kEndsWith)   ? RefMode::kEndsWith
+                                                     : RefMode::kEqual;
+      return {addCheck(c)};
+    }
+    for (auto [mod, op] : {std::pair{Modifier::kLt, CmpOp::kLt}, std::pair{Modifier::kLte, CmpOp::kLte},
+                           std::pair{Modifier::kGt, CmpOp::kGt}, std::pair{Modifier::kGte, CmpOp::kGte}}) {
+      if (item.has(mod)) {
+        Check c;
+        c.kind = CheckKind::kNumber;
+        c.op = op;
+        if (!parseNumber(value.text, c.number)) {
+          throw CompileError(code::kBadModifierValue, "not a number: " + value.text, pos);
+        }
+        return {addCheck(c)};
+      }
+    }
+    if (item.has(Modifier::kCidr)) {
+      Check c;
+      c.kind = CheckKind::kCidr;
+      std::string_view text = value.text;
+      const size_t slash = text.find('/');
+      if (!parseIp(text.substr(0, slash), c.cidr.family, c.cidr.addr)) {
+        throw CompileError(code::kBadModifierValue, "not a CIDR network: " + value.text, pos);
+      }
+      const int max_bits = c.cidr.family == AF_INET ? 32 : 128;
+      c.cidr.bits = max_bits;
+      if (slash != std::string_view::npos) {
+        const auto bits = text.substr(slash + 1);
+        auto [p, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), c.cidr.bits);
+        if (ec != std::errc() || p != bits.data() + bits.size() || c.cidr.bits < 0 ||
+            c.cidr.bits > max_bits) {
+          throw CompileError(code::kBadModifierValue, "bad prefix length: " + value.text, pos);
+        }
+      }
+      return {addCheck(c)};
+    }
+    if (item.has(Modifier::kRe)) {
+      std::string flags;
+      if (item.has(Modifier::kReI)) flags += 'i';
+      if (item.has(Modifier::kReM)) flags += 'm';
+      if (item.has(Modifier::kReS)) flags += 's';
+      const std::string expr = flags.empty() ? value.text : "(?" + flags + ")" + value.text;
+      RE2::Options opts;
+      opts.set_log_errors(false);
+      opts.set_max_mem(8 << 20);
+      auto re = std::make_shared<RE2>(expr, opts);
+      if (!re->ok()) {
+        throw CompileError(code::kBadRegex,
+                           "regular expression not accepted by RE2 (" + re->error() + "): " +
+                               value.text,
+                           pos);
+      }
+      Check c;
+      c.kind = CheckKind::kRegex;
+      c.re = std::move(re);
+      return {addCheck(c)};
+    }
+    // A string (or a number or boolean, which Sigma matches by its text).
+    std::string text = value.text;
+    if (item.has(Modifier::kExpand)) {
+      // Placeholders (%DomainControllers%) need site values; without them they match anything,
+      // as pySigma's wildcard placeholder transformation does. Reported so users can tell.
+      std::string replaced;
+      bool any = false;
+      for (size_t i = 0; i < text.size(); ++i) {
+        const size_t end = text[i] == '%' ? text.find('%', i + 1) : std::string::npos;
+        if (end != std::string::npos && end > i + 1) {
+          replaced += '*';
+          i = end;
+          any = true;
+        } else {
+          replaced += text[i];
+        }
+      }
+      if (any) {
+        report_.add({DiagnosticLevel::kWarning, code::kPlaceholder,
+                     "placeholder in '" + text + "' matches any text (no values configured)",
+                     rule_ ? rule_->file : "", pos.line, pos.column, rule_ ? rule_->id : "",
+                     rule_ ? rule_->title : ""});
+      }
+      text = replaced;
+    }
+    std::vector<std::vector<Piece>> variants;
+    const bool encoded = std::any_of(item.modifiers.begin(), item.modifiers.end(), [](Modifier m) {
+      return m == Modifier::kBase64 || m == Modifier::kBase64Offset || m == Modifier::kUtf16le ||
+             m == Modifier::kUtf16be || m == Modifier::kWide;
+    });
+    if (encoded) {
+      std::vector<std::string> raw{text};
+      for (Modifier m : item.modifiers) {
+        std::vector<std::string> next;
+        for (const auto& r : raw) {
+          switch (m) {
+            case Modifier::kUtf16le:
+            case Modifier::kWide: next.push_back(utf16(r, true)); break;
+            case Modifier::kUtf16be: next.push_back(utf16(r, false)); break;
+            case Modifier::kBase64: next.push_back(base64(r)); break;
+            case Modifier::kBase64Offset: {
+              auto offs = base64Offsets(r);
+              next.insert(next.end(), offs.begin(), offs.end());
+              break;
+            }
+            default: next.push_back(r);
+          }
+        }
+        raw = std::move(next);
+      }
+      for (const auto& r : raw) variants.push_back(literalPieces(r));
+    } else {
+      variants.push_back(parseWildcards(text));
+    }
+    const bool contains = keyword || item.has(Modifier::kContains);
+    const bool starts = item.has(Modifier::kStartsWith);
+    const bool ends = item.has(Modifier::kEndsWith);
+    std::vector<std::uint32_t> out;
+    for (auto& pieces : variants) {
+      if (item.has(Modifier::kWindash)) markWindash(pieces);
+      if (contains || ends) pieces.insert(pieces.begin(), Piece{Piece::Kind::kStar, '*'});
+      if (contains || starts) pieces.push_back(Piece{Piece::Kind::kStar, '*'});
+      out.push_back(stringCheck(pieces, !item.has(Modifier::kCased), db));
+    }
+    return out;
+  }
+
+  std::uint32_t stringCheck(const std::vector<Piece>& pieces, bool caseless, std::uint32_t db) {
+    size_t first = 0, last = pieces.size();
+    while (first < last && pieces[first].kind == Piece::Kind::kStar) ++first;
+    while (last > first && pieces[last - 1].kind == Piece::Kind::kStar) --last;
+    if (first == last) {
+      Check c;
+      c.kind = pieces.empty() ? CheckKind::kEmpty : CheckKind::kAnyValue;
+      return addCheck(c);
+    }
+    std::string regex;
+    if (first == 0) regex += '^';
+    for (size_t i = first; i < last; ++i) {
+      switch (pieces[i].kind) {
+        case Piece::Kind::kLit: appendEscaped(regex, pieces[i].c); break;
+        case Piece::Kind::kStar:
+          if (pieces[i - 1].kind != Piece::Kind::kStar) regex += ".*";
+          break;
+        case Piece::Kind::kOne: regex += '.'; break;
+        case Piece::Kind::kDash: regex += "(?:\\x2d|\\x2f|\\xe2\\x80[\\x93\\x94\\x95])"; break;
+      }
+    }
+    if (last == pieces.size()) regex += "\\z";
+    unsigned flags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL;
+    if (caseless) flags |= HS_FLAG_CASELESS;
+    const std::string key = std::to_string(db) + ':' + std::to_string(flags) + ':' + regex;
+    std::uint32_t pattern;
+    auto it = pattern_index_.find(key);
+    if (it != pattern_index_.end()) {
+      pattern = it->second;
+    } else {
+      Pattern p;
+      p.regex = std::move(regex);
+      p.flags = flags;
+      p.db = db;
+      impl_.patterns.push_back(std::move(p));
+      pattern = static_cast<std::uint32_t>(impl_.patterns.size() - 1);
+      pattern_index_.emplace(key, pattern);
+    }
+    Check c;
+    c.kind = CheckKind::kPattern;
+    c.pattern = pattern;
+    return addCheck(c);
+  }
+
+ private:
+  Engine::Impl& impl_;
+  std::vector<std::string>& fields_;
+  LoadReport& report_;
+  LogsourceMap logsources_;
+  std::map<std::string, std::int32_t> logsource_cache_;
+  std::unordered_map<std::string, std::uint32_t> pattern_index_;
+  std::map<std::string, std::uint32_t> selection_nodes_;
+  const SigmaRule* rule_ = nullptr;
+};
+
+// The set of patterns of which at least one must hit for `node` to be true; nullopt when the
+// node can be true without any literal hit (negations, regexes, null checks ...).
+std::optional<std::vector<std::uint32_t>> required(const Engine::Impl& impl, std::uint32_t node) {
+  const Node& n = impl.nodes[node];
+  switch (n.kind) {
+    case Node::Kind::kConst:
+      if (!n.value) return std::vector<std::uint32_t>{};
+      return std::nullopt;
+    case Node::Kind::kNot: return std::nullopt;
+    case Node::Kind::kLeaf: {
+      const Leaf& leaf = impl.leaves[n.a];
+      std::optional<std::vector<std::uint32_t>> best;
+      for (const auto& group : leaf.groups) {
+        std::vector<std::uint32_t> pats;
+        bool pure = true;
+        for (auto ci : group) {
+          if (impl.checks[ci].kind != CheckKind::kPattern) {
+            pure = false;
+            break;
+          }
+          pats.push_back(impl.checks[ci].pattern);
+        }
+        if (pure && (!best || pats.size() < best->size())) best = std::move(pats);
+      }
+      return best;
+    }
+    case Node::Kind::kAnd: {
+      std::optional<std::vector<std::uint32_t>> best;
+      for (std::uint32_t i = 0; i < n.n; ++i) {
+        auto r = required(impl, impl.kids[n.a + i]);
+        if (r && (!best || r->size() < best->size())) best = std::move(r);
+      }
+      return best;
+    }
+    case Node::Kind::kOr: {
+      std::vector<std::uint32_t> all;
+      for (std::uint32_t i = 0; i < n.n; ++i) {
+        auto r = required(impl, impl.kids[n.a + i]);
+        if (!r) return std::nullopt;
+        all.insert(all.end(), r->begin(), r->end());
+      }
+      return all;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ---- Engine --------------------------------------------------------------------------------------
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::~Engine() = default;
+
+size_t Engine::patternCount() const { return impl_->patterns.size(); }
+
+std::int32_t Engine::slotOf(std::string_view field) const {
+  auto it = impl_->field_index.find(std::string(field));
+  return it == impl_->field_index.end() ? -1 : static_cast<std::int32_t>(it->second);
+}
+
+core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule> rules,
+                                                          const EngineOptions& options,
+                                                          LoadReport& report) {
+  std::shared_ptr<Engine> engine(new Engine());
+  engine->options_ = options;
+  Impl& impl = *engine->impl_;
+  Builder builder(impl, engine->fields_, report);
+
+  std::set<RuleStatus> statuses = options.statuses;
+  if (statuses.empty()) {
+    statuses = {RuleStatus::kStable, RuleStatus::kTest, RuleStatus::kExperimental,
+                RuleStatus::kUnknown};
+  }
+  std::unordered_set<std::string> ids;
+  std::vector<const SigmaRule*> correlations;
+  std::unordered_map<std::string, std::uint32_t> by_ref;  // id or name -> rule index
+  for (const auto& rule : rules) {
+    if (!statuses.count(rule.status)) {
+      ++report.rules_filtered;
+      continue;
+    }
+    if (!rule.id.empty() && !ids.insert(rule.id).second) {
+      report.add({DiagnosticLevel::kError, code::kDuplicateId,
+                  "another rule already has the id " + rule.id, rule.file, rule.pos.line,
+                  rule.pos.column, rule.id, rule.title});
+      ++report.rules_refused;
+      continue;
+    }
+    if (rule.correlation) {
+      correlations.push_back(&rule);
+      continue;
+    }
+    try {
+      Rule r;
+      r.root = builder.compileRule(rule);
+      r.logsource = builder.logsource(rule);
+      r.info.id = rule.id.empty() ? rule.file + "#" + rule.title : rule.id;
+      r.info.title = rule.title;
+      r.info.level = rule.level.empty() ? "medium" : rule.level;
+      r.info.severity = rule.severity();
+      r.info.score = rule.score();
+      r.info.techniques = rule.attackTechniques();
+      r.info.tags = rule.tags;
+      r.info.file = rule.file;
+      r.info.logsource = rule.logsource.key();
+      const auto index = static_cast<std::uint32_t>(engine->rules_.size());
+      by_ref[r.info.id] = index;
+      if (!rule.name.empty()) by_ref[rule.name] = index;
+      engine->rules_.push_back(std::move(r));
+      ++report.rules_loaded;
+    } catch (const CompileError& e) {
+      report.add({DiagnosticLevel::kError, e.code, e.what(), rule.file, e.pos.line, e.pos.column,
+                  rule.id, rule.title});
+      ++report.rules_refused;
+    }
+  }
+
+  for (const SigmaRule* rule : correlations) {
+    CorrelationSpec spec;
+    spec.def = *rule->correlation;
+    bool ok = true;
+    for (const auto& ref : spec.def.rules) {
+      auto it = by_ref.find(ref);
+      if (it == by_ref.end()) {
+        report.add({DiagnosticLevel::kError, code::kBadCorrelation,
+                    "correlation refers to unknown rule '" + ref + "'", rule->file, rule->pos.line,
+                    rule->pos.column, rule->id, rule->title});
+        ok = false;
+        break;
+      }
+      spec.base_rules.push_back(it->second);
+    }
+    if (!ok) {
+      ++report.rules_refused;
+      continue;
+    }
+    for (const auto& g : spec.def.group_by) {
+      spec.group_slots.push_back(static_cast<std::int32_t>(builder.slot(g)));
+    }
+    if (!spec.def.value_field.empty()) {
+      spec.value_slot = static_cast<std::int32_t>(builder.slot(spec.def.value_field));
+    }
+    if (!spec.def.generate) {
+      for (auto b : spec.base_rules) engine->rules_[b].info.generate = false;
+    }
+    Rule r;
+    r.info.id = rule->id.empty() ? rule->file + "#" + rule->title : rule->id;
+    r.info.title = rule->title;
+    r.info.level = rule->level.empty() ? "medium" : rule->level;
+    r.info.severity = rule->severity();
+    r.info.score = rule->score();
+    r.info.techniques = rule->attackTechniques();
+    r.info.tags = rule->tags;
+    r.info.file = rule->file;
+    r.info.is_correlation = true;
+    Node never;
+    never.kind = Node::Kind::kConst;
+    never.value = false;
+    r.root = builder.addNode(never);
+    spec.rule = static_cast<std::uint32_t>(engine->rules_.size());
+    engine->rules_.push_back(std::move(r));
+    engine->correlations_.push_back(std::move(spec));
+    ++report.correlations_loaded;
+  }
+
+  // Fields every detection needs besides the rules' own: time, host, user of each map.
+  std::vector<FieldMap> maps;
+  if (options.field_map) {
+    maps.push_back(*options.field_map);
+  } else {
+    maps = builtinFieldMaps();
+  }
+  engine->timestamp_slot_ = builder.slot(std::string(kTimestampField));
+  for (const auto& m : maps) {
+    Impl::LayoutSlots ls;
+    if (!m.host_field.empty()) ls.host = static_cast<std::int32_t>(builder.slot(m.host_field));
+    for (const auto& u : m.user_fields) {
+      ls.users.push_back(static_cast<std::int32_t>(builder.slot(u)));
+    }
+    impl.layout_slots.push_back(std::move(ls));
+  }
+  bool want_keywords = false;
+  for (const auto& p : impl.patterns) want_keywords |= p.db == kKeywordDbMarker;
+  for (const auto& l : impl.leaves) want_keywords |= l.slot < 0;
+  for (const auto& m : maps) engine->layouts_.emplace_back(m, engine->fields_, want_keywords);
+
+  // Keyword patterns were registered under a placeholder db id; move them to the last db.
+  const auto keyword_db = static_cast<std::uint32_t>(engine->fields_.size());
+  for (auto& p : impl.patterns) {
+    if (p.db == kKeywordDbMarker) p.db = keyword_db;
+  }
+
+  // One Hyperscan database per field (plus keywords).
+  impl.dbs.resize(keyword_db + 1);
+  std::vector<std::vector<std::uint32_t>> per_db(keyword_db + 1);
+  for (std::uint32_t i = 0; i < impl.patterns.size(); ++i) per_db[impl.patterns[i].db].push_back(i);
+  size_t fallbacks = 0;
+  for (std::uint32_t d = 0; d <= keyword_db; ++d) {
+    auto& pats = per_db[d];
+    while (!pats.empty()) {
+      std::vector<const char*> exprs;
+      std::vector<unsigned> flags, ids;
+      for (std::uint32_t k = 0; k < pats.size(); ++k) {
+        exprs.push_back(impl.patterns[pats[k]].regex.c_str());
+        flags.push_back(impl.patterns[pats[k]].flags);
+        ids.push_back(k);
+      }
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                           &err) == HS_SUCCESS) {
+        impl.dbs[d].db = db;
+        impl.dbs[d].ids = pats;
+        break;
+      }
+      // Hyperscan refused a pattern: evaluate that one with RE2 and retry without it.
+      const int bad = err ? err->expression : -1;
+      if (err) hs_free_compile_error(err);
+      std::vector<std::uint32_t> moved;
+      if (bad >= 0 && static_cast<size_t>(bad) < pats.size()) {
+        moved.push_back(pats[static_cast<size_t>(bad)]);
+        pats.erase(pats.begin() + bad);
+      } else {
+        moved = pats;
+        pats.clear();
+      }
+      for (auto pi : moved) {
+        Pattern& p = impl.patterns[pi];
+        RE2::Options opts;
+        opts.set_log_errors(false);
+        opts.set_case_sensitive(!(p.flags & HS_FLAG_CASELESS));
+        opts.set_dot_nl(true);
+        opts.set_encoding(RE2::Options::EncodingLatin1);
+        p.fallback = std::make_unique<RE2>(p.regex, opts);
+        impl.dbs[d].fallback.push_back(pi);
+        ++fallbacks;
+      }
+    }
+    if (impl.dbs[d].db) {
+      if (hs_alloc_scratch(impl.dbs[d].db, &impl.scratch) != HS_SUCCESS) {
+        return core::fail(core::ErrorCode::kInternal, "Hyperscan scratch allocation failed");
+      }
+    }
+  }
+  if (fallbacks) {
+    report.add({DiagnosticLevel::kWarning, code::kHyperscanFallback,
+                std::to_string(fallbacks) + " patterns run on RE2 instead of Hyperscan", "", 0, 0,
+                "", ""});
+  }
+
+  // Which rules each pattern hit makes worth evaluating.
+  std::vector<std::vector<std::uint32_t>> triggers(impl.patterns.size());
+  for (std::uint32_t r = 0; r < engine->rules_.size(); ++r) {
+    const Rule& rule = engine->rules_[r];
+    if (rule.info.is_correlation) continue;
+    auto req = required(impl, rule.root);
+    if (!req && rule.logsource >= 0) {
+      req = required(impl, impl.logsource_roots[static_cast<size_t>(rule.logsource)]);
+    }
+    if (!req) {
+      impl.always_rules.push_back(r);
+      continue;
+    }
+    std::sort(req->begin(), req->end());
+    req->erase(std::unique(req->begin(), req->end()), req->end());
+    for (auto p : *req) triggers[p].push_back(r);
+  }
+  impl.trigger_offsets.push_back(0);
+  for (const auto& t : triggers) {
+    impl.trigger_rules.insert(impl.trigger_rules.end(), t.begin(), t.end());
+    impl.trigger_offsets.push_back(static_cast<std::uint32_t>(impl.trigger_rules.size()));
+  }
+  return std::shared_ptr<const Engine>(std::move(engine));
+}
+
+// ---- Matcher -------------------------------------------------------------------------------------
+
+struct Matcher::State {
+  explicit State(const Engine& e) : fields(e.fields_.size()) {}
+  simdjson::dom::parser parser;
+  hs_scratch_t* scratch = nullptr;
+  EventFields fields;
+  std::vector<std::uint8_t> hit;
+  std::vector<std::uint32_t> hit_list;
+  std::vector<std::uint32_t> rule_stamp;
+  std::vector<std::uint32_t> ls_stamp;
+  std::vector<std::uint8_t> ls_value;
+  std::uint32_t epoch = 0;
+  std::vector<std::uint32_t> candidates;
+  std::int32_t layout = -1;
+  const Engine::Impl* impl = nullptr;
+  const std::vector<std::uint32_t>* db_ids = nullptr;
+
+  void mark(std::uint32_t pattern) {
+    if (!hit[pattern]) {
+      hit[pattern] = 1;
+      hit_list.push_back(pattern);
+    }
+  }
+};
+
+namespace {
+
+int onMatch(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
+  auto* st = static_cast<Matcher::State*>(ctx);
+  st->mark((*st->db_ids)[id]);
+  return 0;
+}
+
+bool equalsCi(std::string_view a, std::string_view b) { return core::equalsIgnoreCase(a, b); }
+
+bool refMatch(RefMode mode, std::string_view value, std::string_view ref) {
+  switch (mode) {
+    case RefMode::kEqual: return equalsCi(value, ref);
+    case RefMode::kContains: return core::containsIgnoreCase(value, ref);
+    case RefMode::kStartsWith:
+      return value.size() >= ref.size() && equalsCi(value.substr(0, ref.size()), ref);
+    case RefMode::kEndsWith:
+      return value.size() >= ref.size() && equalsCi(value.substr(value.size() - ref.size()), ref);
+  }
+  return false;
+}
+
+}  // namespace
+
+Matcher::Matcher(std::shared_ptr<const Engine> engine)
+    : engine_(std::move(engine)), state_(std::make_unique<State>(*engine_)) {
+  const Engine::Impl& impl = *engine_->impl_;
+  state_->impl = &impl;
+  if (impl.scratch) hs_clone_scratch(impl.scratch, &state_->scratch);
+  state_->hit.assign(impl.patterns.size(), 0);
+  state_->rule_stamp.assign(engine_->rules_.size(), 0);
+  state_->ls_stamp.assign(impl.logsource_roots.size(), 0);
+  state_->ls_value.assign(impl.logsource_roots.size(), 0);
+}
+
+Matcher::~Matcher() {
+  if (state_ && state_->scratch) hs_free_scratch(state_->scratch);
+}
+
+namespace {
+
+class Evaluator {
+ public:
+  Evaluator(const Engine::Impl& impl, const EventFields& fields, const std::uint8_t* hit)
+      : impl_(impl), fields_(fields), hit_(hit) {}
+
+  bool node(std::uint32_t id) const {
+    const Node& n = impl_.nodes[id];
+    switch (n.kind) {
+      case Node::Kind::kConst: return n.value;
+      case Node::Kind::kNot: return !node(n.a);
+      case Node::Kind::kAnd:
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (!node(impl_.kids[n.a + i])) return false;
+        }
+        return true;
+      case Node::Kind::kOr:
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (node(impl_.kids[n.a + i])) return true;
+        }
+        return false;
+      case Node::Kind::kLeaf: return leaf(impl_.leaves[n.a]);
+    }
+    return false;
+  }
+
+ private:
+  bool leaf(const Leaf& l) const {
+    for (const auto& group : l.groups) {
+      bool any = false;
+      for (auto ci : group) {
+        if (check(impl_.checks[ci], l.slot)) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) return false;
+    }
+    return true;
+  }
+
+  template <typename F>
+  bool anyText(std::int32_t slot, F&& f) const {
+    if (slot < 0) {
+      for (auto t : fields_.keywordValues()) {
+        if (f(t)) return true;
+      }
+      return false;
+    }
+    for (const auto& v : fields_.values(static_cast<std::uint32_t>(slot))) {
+      if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject && f(v.text)) return true;
+    }
+    return false;
+  }
+
+  bool check(const Check& c, std::int32_t slot) const {
+    switch (c.kind) {
+      case CheckKind::kPattern: return hit_[c.pattern] != 0;
+      case CheckKind::kRegex:
+        return anyText(slot, [&](std::string_view t) { return RE2::PartialMatch(t, *c.re); });
+      case CheckKind::kCidr:
+        return anyText(slot, [&](std::string_view t) { return inCidr(c.cidr, t); });
+      case CheckKind::kNumber:
+        return anyText(slot, [&](std::string_view t) {
+          double d = 0;
+          if (!parseNumber(t, d)) return false;
+          switch (c.op) {
+            case CmpOp::kLt: return d < c.number;
+            case CmpOp::kLte: return d <= c.number;
+            case CmpOp::kGt: return d > c.number;
+            case CmpOp::kGte: return d >= c.number;
+          }
+          return false;
+        });
+      case CheckKind::kExists: return slot >= 0 && fields_.present(static_cast<std::uint32_t>(slot));
+      case CheckKind::kMissing:
+        return slot >= 0 && !fields_.present(static_cast<std::uint32_t>(slot));
+      case CheckKind::kNull: {
+        if (slot < 0) return false;
+        const auto vals = fields_.values(static_cast<std::uint32_t>(slot));
+        if (vals.empty()) return true;
+        for (const auto& v : vals) {
+          if (v.kind == ValueKind::kNull) return true;
+        }
+        return false;
+      }
+      case CheckKind::kAnyValue:
+        if (slot < 0) return !fields_.keywordValues().empty();
+        for (const auto& v : fields_.values(static_cast<std::uint32_t>(slot))) {
+          if (v.kind != ValueKind::kNull) return true;
+        }
+        return false;
+      case CheckKind::kEmpty:
+        return anyText(slot, [](std::string_view t) { return t.empty(); });
+      case CheckKind::kFieldRef: {
+        if (slot < 0 || c.ref_slot < 0) return false;
+        const auto refs = fields_.values(static_cast<std::uint32_t>(c.ref_slot));
+        return anyText(slot, [&](std::string_view t) {
+          for (const auto& r : refs) {
+            if (r.kind != ValueKind::kNull && refMatch(c.ref_mode, t, r.text)) return true;
+          }
+          return false;
+        });
+      }
+    }
+    return false;
+  }
+
+  const Engine::Impl& impl_;
+  const EventFields& fields_;
+  const std::uint8_t* hit_;
+};
+
+}  // namespace
+
+core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>& matches) {
+  State& st = *state_;
+  const Engine::Impl& impl = *engine_->impl_;
+  ++stats_.events;
+  for (auto p : st.hit_list) st.hit[p] = 0;
+  st.hit_list.clear();
+  st.layout = -1;
+  simdjson::dom::element root;
+  if (st.parser.parse(json.data(), json.size(), true).get(root) != simdjson::SUCCESS ||
+      root.type() != simdjson::dom::element_type::OBJECT) {
+    ++stats_.bad_events;
+    return core::fail(core::ErrorCode::kInvalidArgument, "event is not a JSON object");
+  }
+  for (size_t i = 0; i < engine_->layouts_.size(); ++i) {
+    if (engine_->layouts_.size() == 1 || engine_->layouts_[i].fits(root)) {
+      st.layout = static_cast<std::int32_t>(i);
+      break;
+    }
+  }
+  if (st.layout < 0) st.layout = static_cast<std::int32_t>(engine_->layouts_.size() - 1);
+  st.fields.extract(engine_->layouts_[static_cast<size_t>(st.layout)], root);
+
+  // One scan per present field of all the literals every rule has on that field.
+  auto scan = [&](std::uint32_t db, std::string_view text) {
+    const auto& d = impl.dbs[db];
+    if (d.db && st.scratch) {
+      st.db_ids = &d.ids;
+      hs_scan(d.db, text.data(), static_cast<unsigned>(text.size()), 0, st.scratch, onMatch, &st);
+    }
+    for (auto pi : d.fallback) {
+      if (!st.hit[pi] && RE2::PartialMatch(text, *impl.patterns[pi].fallback)) st.mark(pi);
+    }
+  };
+  const auto nfields = static_cast<std::uint32_t>(engine_->fields_.size());
+  for (std::uint32_t s = 0; s < nfields; ++s) {
+    const auto& d = impl.dbs[s];
+    if (!d.db && d.fallback.empty()) continue;
+    for (const auto& v : st.fields.values(s)) {
+      if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject) scan(s, v.text);
+    }
+  }
+  if (impl.dbs[nfields].db || !impl.dbs[nfields].fallback.empty()) {
+    for (auto t : st.fields.keywordValues()) scan(nfields, t);
+  }
+
+  // Candidate rules: those a hit literal may make true, and those no literal guards.
+  if (++st.epoch == 0) {
+    std::fill(st.rule_stamp.begin(), st.rule_stamp.end(), 0);
+    std::fill(st.ls_stamp.begin(), st.ls_stamp.end(), 0);
+    st.epoch = 1;
+  }
+  st.candidates.clear();
+  for (auto p : st.hit_list) {
+    for (auto i = impl.trigger_offsets[p]; i < impl.trigger_offsets[p + 1]; ++i) {
+      const auto r = impl.trigger_rules[i];
+      if (st.rule_stamp[r] != st.epoch) {
+        st.rule_stamp[r] = st.epoch;
+        st.candidates.push_back(r);
+      }
+    }
+  }
+  st.candidates.insert(st.candidates.end(), impl.always_rules.begin(), impl.always_rules.end());
+  std::sort(st.candidates.begin(), st.candidates.end());
+
+  Evaluator eval(impl, st.fields, st.hit.data());
+  for (auto r : st.candidates) {
+    const auto& rule = engine_->rules_[r];
+    if (rule.logsource >= 0) {
+      const auto ls = static_cast<size_t>(rule.logsource);
+      if (st.ls_stamp[ls] != st.epoch) {
+        st.ls_stamp[ls] = st.epoch;
+        st.ls_value[ls] = eval.node(impl.logsource_roots[ls]) ? 1 : 0;
+      }
+      if (!st.ls_value[ls]) continue;
+    }
+    ++stats_.rules_evaluated;
+    if (eval.node(rule.root)) matches.push_back(r);
+  }
+  return {};
+}
+
+const FieldMap* Matcher::fieldMap() const {
+  return state_->layout < 0 ? nullptr
+                            : &engine_->layouts_[static_cast<size_t>(state_->layout)].map();
+}
+
+std::string_view Matcher::fieldText(std::int32_t slot) const {
+  if (slot < 0) return {};
+  return state_->fields.text(static_cast<std::uint32_t>(slot));
+}
+
+std::string_view Matcher::fieldText(std::string_view field) const {
+  return fieldText(engine_->slotOf(field));
+}
+
+std::string_view Matcher::host() const {
+  if (state_->layout < 0) return {};
+  return fieldText(engine_->impl_->layout_slots[static_cast<size_t>(state_->layout)].host);
+}
+
+std::string_view Matcher::user() const {
+  if (state_->layout < 0) return {};
+  for (auto s : engine_->impl_->layout_slots[static_cast<size_t>(state_->layout)].users) {
+    const auto t = fieldText(s);
+    if (!t.empty() && t != "-") return t;
+  }
+  return {};
+}
+
+core::TimeMs Matcher::time() const {
+  return parseEventTime(state_->fields.text(engine_->timestamp_slot_));
+}
+
+core::TimeMs parseEventTime(std::string_view t) {
+  t = core::trim(t);
+  if (t.empty()) return 0;
+  if (std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    std::int64_t v = 0;
+    std::from_chars(t.data(), t.data() + t.size(), v);
+    return v > 100'000'000'000 ? v : v * 1000;
+  }
+  auto num = [&](size_t pos, size_t len, int& out) {
+    if (pos + len > t.size()) return false;
+    auto [p, ec] = std::from_chars(t.data() + pos, t.data() + pos + len, out);
+    return ec == std::errc() && p == t.data() + pos + len;
+  };
+  int y, mo, d, h = 0, mi = 0, s = 0;
+  if (!num(0, 4, y) || t.size() < 10 || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' ||
+      !num(8, 2, d)) {
+    return 0;
+  }
+  size_t i = 10;
+  std::int64_t ms = 0;
+  if (i < t.size() && (t[i] == 'T' || t[i] == ' ')) {
+    if (!num(i + 1, 2, h) || !num(i + 4, 2, mi) || !num(i + 7, 2, s)) return 0;
+    i += 9;
+    if (i < t.size() && t[i] == '.') {
+      ++i;
+      int digits = 0;
+      while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) {
+        if (digits < 3) ms = ms * 10 + (t[i] - '0');
+        ++digits;
+        ++i;
+      }
+      while (digits < 3) {
+        ms *= 10;
+        ++digits;
+      }
+    }
+  }
+  std::int64_t offset_min = 0;
+  if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+    int oh = 0, om = 0;
+    if (num(i + 1, 2, oh)) {
+      if (i + 3 < t.size() && t[i + 3] == ':') num(i + 4, 2, om);
+      offset_min = (oh * 60 + om) * (t[i] == '-' ? -1 : 1);
+    }
+  }
+  // Days from civil (Howard Hinnant's algorithm).
+  y -= mo <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + static_cast<unsigned>(d) - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+  return ((days * 24 + h) * 60 + mi - offset_min) * 60'000 + s * 1000 + ms;
+}
+
+core::Detection makeDetection(const Matcher& matcher, std::uint32_t rule, std::string_view json) {
+  const RuleInfo& info = matcher.engine().rule(rule);
+  core::Detection d;
+  d.name = info.title.substr(0, core::kMaxNameLength);
+  d.source = std::string(core::source::kRule);
+  d.rule_id = info.id.substr(0, core::kMaxShortText);
+  d.severity = info.severity;
+  d.score = info.score;
+  d.tags = info.techniques;
+  if (d.tags.size() > core::kMaxTags) d.tags.resize(core::kMaxTags);
+  const std::string host(matcher.host().substr(0, core::kMaxShortText));
+  const std::string user(matcher.user().substr(0, core::kMaxShortText));
+  d.host = host;
+  if (!host.empty()) {
+    d.entity = {"host", host};
+  } else if (!user.empty()) {
+    d.entity = {"user", user};
+  }
+  if (json.size() <= core::kMaxEvidenceBytes) {
+    d.evidence_json = std::string(json);
+  } else {
+    d.evidence_json = "{\"truncated\":true,\"bytes\":" + std::to_string(json.size()) + "}";
+  }
+  d.seen_at = matcher.time();
+  return d;
+}
+
+}  // namespace td::detect

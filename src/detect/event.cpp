@@ -1,0 +1,308 @@
+#include "detect/event.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace td::detect {
+namespace {
+
+constexpr int kMaxDepth = 32;
+constexpr size_t kChunkSize = 16 * 1024;
+
+inline unsigned char lowerAscii(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c;
+}
+
+}  // namespace
+
+size_t CaseInsensitiveHash::operator()(std::string_view s) const noexcept {
+  size_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    if (c == ' ') continue;
+    h ^= lowerAscii(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool CaseInsensitiveEq::operator()(std::string_view a, std::string_view b) const noexcept {
+  size_t i = 0, j = 0;
+  while (true) {
+    while (i < a.size() && a[i] == ' ') ++i;
+    while (j < b.size() && b[j] == ' ') ++j;
+    if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+    if (lowerAscii(static_cast<unsigned char>(a[i])) !=
+        lowerAscii(static_cast<unsigned char>(b[j]))) {
+      return false;
+    }
+    ++i;
+    ++j;
+  }
+}
+
+// ---- EventLayout ---------------------------------------------------------------------------------
+
+EventLayout::EventLayout(FieldMap map, const std::vector<std::string>& fields, bool want_keywords)
+    : map_(std::move(map)) {
+  nodes_.emplace_back();
+  for (std::uint32_t slot = 0; slot < fields.size(); ++slot) {
+    const std::string& field = fields[slot];
+    std::uint16_t rank = 0;
+    if (field == kTimestampField) {
+      for (const auto& p : map_.timestamp) insert(p, 0, slot, rank++);
+      continue;
+    }
+    const std::vector<FieldPath>* explicit_paths = nullptr;
+    if (auto it = map_.fields.find(field); it != map_.fields.end()) {
+      explicit_paths = &it->second;
+    } else {
+      for (const auto& [name, paths] : map_.fields) {
+        if (CaseInsensitiveEq()(name, field)) explicit_paths = &paths;
+      }
+    }
+    if (explicit_paths) {
+      for (const auto& p : *explicit_paths) insert(p, 0, slot, rank++);
+    }
+    const FieldPath field_path = splitPath(field);
+    for (const auto& container : map_.containers) {
+      FieldPath full = container;
+      full.insert(full.end(), field_path.begin(), field_path.end());
+      insert(full, 0, slot, rank++);
+    }
+  }
+  if (want_keywords) {
+    for (const auto& p : map_.keywords) {
+      std::uint32_t n = 0;
+      for (const auto& key : p) n = child(n, key);
+      nodes_[n].keywords = true;
+    }
+  }
+}
+
+std::uint32_t EventLayout::child(std::uint32_t node, const std::string& key) {
+  if (key == "*") {
+    if (nodes_[node].wildcard < 0) {
+      nodes_.emplace_back();
+      nodes_[node].wildcard = static_cast<std::int32_t>(nodes_.size() - 1);
+    }
+    return static_cast<std::uint32_t>(nodes_[node].wildcard);
+  }
+  auto it = nodes_[node].children.find(key);
+  if (it != nodes_[node].children.end()) return it->second;
+  nodes_.emplace_back();
+  const auto id = static_cast<std::uint32_t>(nodes_.size() - 1);
+  nodes_[node].children.emplace(key, id);
+  return id;
+}
+
+void EventLayout::insert(const FieldPath& path, size_t from, std::uint32_t slot,
+                         std::uint16_t rank) {
+  if (path.empty()) return;
+  std::uint32_t n = 0;
+  for (size_t i = from; i < path.size(); ++i) n = child(n, path[i]);
+  auto& slots = nodes_[n].slots;
+  for (const auto& s : slots) {
+    if (s.first == slot) return;  // the same path twice: keep the better (earlier) rank
+  }
+  slots.emplace_back(slot, rank);
+}
+
+bool EventLayout::fits(simdjson::dom::element root) const {
+  if (map_.shape.empty()) return true;
+  for (const auto& path : map_.shape) {
+    simdjson::dom::element cur = root;
+    bool ok = true;
+    for (const auto& key : path) {
+      simdjson::dom::object obj;
+      if (cur.get_object().get(obj) != simdjson::SUCCESS || obj[key].get(cur) != simdjson::SUCCESS) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+// ---- EventFields ---------------------------------------------------------------------------------
+
+EventFields::EventFields(size_t slot_count) : slots_(slot_count) {
+  chunks_.push_back(std::make_unique<char[]>(kChunkSize));
+}
+
+void EventFields::reset() {
+  for (auto s : touched_) {
+    slots_[s].values.clear();
+    slots_[s].rank = UINT16_MAX;
+  }
+  touched_.clear();
+  keywords_.clear();
+  chunk_index_ = 0;
+  chunk_used_ = 0;
+}
+
+std::string_view EventFields::store(std::string_view s) {
+  if (s.size() > kChunkSize) return {};
+  if (chunk_used_ + s.size() > kChunkSize) {
+    ++chunk_index_;
+    chunk_used_ = 0;
+    if (chunk_index_ == chunks_.size()) chunks_.push_back(std::make_unique<char[]>(kChunkSize));
+  }
+  char* dst = chunks_[chunk_index_].get() + chunk_used_;
+  std::memcpy(dst, s.data(), s.size());
+  chunk_used_ += s.size();
+  return {dst, s.size()};
+}
+
+bool EventFields::scalar(simdjson::dom::element value, FieldValue& out) {
+  char buf[64];
+  switch (value.type()) {
+    case simdjson::dom::element_type::STRING: {
+      std::string_view s;
+      if (value.get_string().get(s) != simdjson::SUCCESS) return false;
+      out = {s, ValueKind::kString};
+      return true;
+    }
+    case simdjson::dom::element_type::INT64: {
+      std::int64_t v = 0;
+      if (value.get_int64().get(v) != simdjson::SUCCESS) return false;
+      auto r = std::to_chars(buf, buf + sizeof buf, v);
+      out = {store({buf, static_cast<size_t>(r.ptr - buf)}), ValueKind::kNumber};
+      return true;
+    }
+    case simdjson::dom::element_type::UINT64: {
+      std::uint64_t v = 0;
+      if (value.get_uint64().get(v) != simdjson::SUCCESS) return false;
+      auto r = std::to_chars(buf, buf + sizeof buf, v);
+      out = {store({buf, static_cast<size_t>(r.ptr - buf)}), ValueKind::kNumber};
+      return true;
+    }
+    case simdjson::dom::element_type::DOUBLE: {
+      double v = 0;
+      if (value.get_double().get(v) != simdjson::SUCCESS) return false;
+      auto r = std::to_chars(buf, buf + sizeof buf, v);
+      out = {store({buf, static_cast<size_t>(r.ptr - buf)}), ValueKind::kNumber};
+      return true;
+    }
+    case simdjson::dom::element_type::BOOL: {
+      bool v = false;
+      if (value.get_bool().get(v) != simdjson::SUCCESS) return false;
+      out = {v ? std::string_view("true") : std::string_view("false"), ValueKind::kBool};
+      return true;
+    }
+    case simdjson::dom::element_type::NULL_VALUE:
+      out = {std::string_view(), ValueKind::kNull};
+      return true;
+    default:
+      return false;
+  }
+}
+
+void EventFields::put(std::uint32_t slot, std::uint16_t rank, FieldValue v) {
+  Slot& s = slots_[slot];
+  if (rank < s.rank) {
+    if (s.rank == UINT16_MAX) touched_.push_back(slot);
+    s.values.clear();
+    s.rank = rank;
+  } else if (rank > s.rank) {
+    return;
+  }
+  if (s.values.size() < 256) s.values.push_back(v);
+}
+
+void EventFields::assign(const EventLayout::Node& node, simdjson::dom::element value,
+                         const std::string& text_key) {
+  FieldValue v;
+  const auto type = value.type();
+  if (type == simdjson::dom::element_type::ARRAY) {
+    simdjson::dom::array arr;
+    if (value.get_array().get(arr) != simdjson::SUCCESS) return;
+    bool any = false;
+    for (auto elem : arr) {
+      if (scalar(elem, v)) {
+        for (const auto& [slot, rank] : node.slots) put(slot, rank, v);
+        any = true;
+      }
+    }
+    if (!any) {
+      for (const auto& [slot, rank] : node.slots) put(slot, rank, {{}, ValueKind::kObject});
+    }
+    return;
+  }
+  if (type == simdjson::dom::element_type::OBJECT) {
+    simdjson::dom::element text;
+    simdjson::dom::object obj;
+    if (value.get_object().get(obj) == simdjson::SUCCESS &&
+        obj[text_key].get(text) == simdjson::SUCCESS) {
+      assign(node, text, text_key);
+      return;
+    }
+    for (const auto& [slot, rank] : node.slots) put(slot, rank, {{}, ValueKind::kObject});
+    return;
+  }
+  if (scalar(value, v)) {
+    for (const auto& [slot, rank] : node.slots) put(slot, rank, v);
+  }
+}
+
+void EventFields::collectKeywords(simdjson::dom::element value, int depth) {
+  if (depth > kMaxDepth || keywords_.size() >= 4096) return;
+  switch (value.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object obj;
+      if (value.get_object().get(obj) != simdjson::SUCCESS) return;
+      for (auto field : obj) collectKeywords(field.value, depth + 1);
+      return;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array arr;
+      if (value.get_array().get(arr) != simdjson::SUCCESS) return;
+      for (auto elem : arr) collectKeywords(elem, depth + 1);
+      return;
+    }
+    default: {
+      FieldValue v;
+      if (scalar(value, v) && v.kind != ValueKind::kNull) keywords_.push_back(v.text);
+    }
+  }
+}
+
+void EventFields::walk(const EventLayout& layout, std::uint32_t node_id,
+                       simdjson::dom::element value, bool keywords, int depth) {
+  if (depth > kMaxDepth) return;
+  const EventLayout::Node& node = layout.nodes_[node_id];
+  keywords = keywords || node.keywords;
+  simdjson::dom::object obj;
+  if (value.get_object().get(obj) != simdjson::SUCCESS) {
+    if (keywords) collectKeywords(value, depth);
+    return;
+  }
+  for (auto field : obj) {
+    bool visited = false;
+    auto visit = [&](std::uint32_t child_id) {
+      const EventLayout::Node& c = layout.nodes_[child_id];
+      if (!c.slots.empty()) assign(c, field.value, layout.map_.text_key);
+      if (!c.children.empty() || c.wildcard >= 0 || c.keywords || keywords) {
+        if (field.value.type() == simdjson::dom::element_type::OBJECT) {
+          walk(layout, child_id, field.value, keywords, depth + 1);
+        } else if (keywords || c.keywords) {
+          collectKeywords(field.value, depth + 1);
+        }
+      }
+      visited = true;
+    };
+    if (!node.children.empty()) {
+      auto it = node.children.find(field.key);
+      if (it != node.children.end()) visit(it->second);
+    }
+    if (node.wildcard >= 0 && !visited) visit(static_cast<std::uint32_t>(node.wildcard));
+    if (!visited && keywords) collectKeywords(field.value, depth + 1);
+  }
+}
+
+void EventFields::extract(const EventLayout& layout, simdjson::dom::element root) {
+  reset();
+  walk(layout, 0, root, false, 0);
+}
+
+}  // namespace td::detect
