@@ -1210,7 +1210,8 @@ class Evaluator {
 
 }  // namespace
 
-core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>& matches) {
+core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>& matches,
+                               bool padded) {
   State& st = *state_;
   const Engine::Impl& impl = *engine_->impl_;
   ++stats_.events;
@@ -1218,7 +1219,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   st.hit_list.clear();
   st.layout = -1;
   simdjson::dom::element root;
-  if (st.parser.parse(json.data(), json.size(), true).get(root) != simdjson::SUCCESS ||
+  if (st.parser.parse(json.data(), json.size(), !padded).get(root) != simdjson::SUCCESS ||
       root.type() != simdjson::dom::element_type::OBJECT) {
     ++stats_.bad_events;
     return core::fail(core::ErrorCode::kInvalidArgument, "event is not a JSON object");

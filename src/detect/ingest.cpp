@@ -1,0 +1,362 @@
+#include "detect/ingest.h"
+
+#include <zlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "detect/correlation.h"
+
+namespace td::detect {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kBatchBytes = 1 << 20;
+constexpr size_t kMaxBadLines = 100;
+constexpr size_t kMaxLineBytes = 64 << 20;
+
+// A run of whole lines, copied into one buffer followed by simdjson padding.
+struct Batch {
+  std::string data;
+  std::vector<std::pair<size_t, size_t>> lines;  // offset, length
+  std::uint64_t first_line = 0;                  // 1-based number of lines[0]
+};
+
+// Reads lines from plain or gzip files (zlib reads both) in batches.
+class LineReader {
+ public:
+  explicit LineReader(const std::vector<std::string>& inputs) : inputs_(inputs) {}
+  ~LineReader() {
+    if (file_) gzclose(file_);
+  }
+
+  core::Status open() {
+    if (inputs_.empty()) return core::fail(core::ErrorCode::kInvalidArgument, "no input file");
+    return next();
+  }
+
+  // Fills `batch` with the next lines; false at the end of all inputs.
+  core::Result<bool> read(Batch& batch) {
+    batch.data.clear();
+    batch.lines.clear();
+    batch.first_line = line_no_ + 1;
+    while (batch.data.size() < kBatchBytes) {
+      size_t nl = pending_.find('\n', std::max(head_, scan_from_));
+      if (nl == std::string::npos) {
+        // Drop the consumed lines before reading more (once per read, not once per line).
+        pending_.erase(0, head_);
+        head_ = 0;
+        if (pending_.size() > kMaxLineBytes) {
+          return core::fail(core::ErrorCode::kTooLarge, "a line is longer than 64 MiB",
+                            "line " + std::to_string(line_no_ + 1));
+        }
+        scan_from_ = pending_.size();
+        if (!file_) break;
+        char buf[1 << 16];
+        const int n = gzread(file_, buf, sizeof buf);
+        if (n < 0) {
+          int err = 0;
+          return core::fail(core::ErrorCode::kInvalidArgument,
+                            std::string("cannot read input: ") + gzerror(file_, &err),
+                            inputs_[index_]);
+        }
+        if (n == 0) {
+          gzclose(file_);
+          file_ = nullptr;
+          if (pending_.size() > head_) pending_ += '\n';  // last line without a newline
+          if (++index_ < inputs_.size()) {
+            if (auto st = next(); !st) return core::fail(st.error());
+          }
+          continue;
+        }
+        bytes_ += static_cast<std::uint64_t>(n);
+        pending_.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      ++line_no_;
+      size_t len = nl - head_;
+      if (len > 0 && pending_[nl - 1] == '\r') --len;
+      batch.lines.emplace_back(batch.data.size(), len);
+      batch.data.append(pending_, head_, len);
+      head_ = nl + 1;
+      scan_from_ = head_;
+    }
+    batch.data.append(simdjson::SIMDJSON_PADDING, '\0');
+    return !batch.lines.empty() || file_ != nullptr || head_ < pending_.size();
+  }
+
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  core::Status next() {
+    const std::string& path = inputs_[index_];
+    file_ = path == "-" ? gzdopen(dup(0), "rb") : gzopen(path.c_str(), "rb");
+    if (!file_) {
+      return core::fail(core::ErrorCode::kNotFound, "cannot open " + path, path);
+    }
+    gzbuffer(file_, 1 << 20);
+    return {};
+  }
+
+  const std::vector<std::string>& inputs_;
+  size_t index_ = 0;
+  gzFile file_ = nullptr;
+  std::string pending_;
+  size_t head_ = 0;  // start of the first unconsumed line in pending_
+  size_t scan_from_ = 0;
+  std::uint64_t line_no_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+// The work of one matcher: events in, NDJSON lines and counts out.
+struct Worker {
+  explicit Worker(std::shared_ptr<const Engine> e)
+      : engine(e), matcher(e), correlations(e), per_rule(e->ruleCount(), 0) {}
+
+  void run(const Batch& batch, std::string& out, std::vector<core::Detection>* detections,
+           std::vector<BadLine>& bad) {
+    for (size_t i = 0; i < batch.lines.size(); ++i) {
+      const auto [off, len] = batch.lines[i];
+      std::string_view line(batch.data.data() + off, len);
+      size_t start = 0;
+      while (start < line.size() && (line[start] == ' ' || line[start] == '\t')) ++start;
+      if (start == line.size()) continue;  // blank lines are not events
+      line.remove_prefix(start);
+      ++events;
+      hits.clear();
+      if (auto st = matcher.evaluate(line, hits, true); !st) {
+        ++bad_events;
+        bad.push_back({batch.first_line + i, st.error().message});
+        continue;
+      }
+      fired.clear();
+      correlations.observe(matcher, hits, fired);
+      for (auto r : hits) {
+        const RuleInfo& info = engine->rule(r);
+        ++per_rule[r];
+        if (!info.generate) continue;
+        ++detections_count;
+        out += "{\"rule_id\":";
+        appendJsonString(out, info.id);
+        out += ",\"rule_title\":";
+        appendJsonString(out, info.title);
+        out += ",\"level\":";
+        appendJsonString(out, info.level);
+        out += ",\"host\":";
+        appendJsonString(out, matcher.host());
+        out += ",\"user\":";
+        appendJsonString(out, matcher.user());
+        out += ",\"time\":";
+        const auto t = matcher.time();
+        appendJsonString(out, t ? core::formatRfc3339(t) : "");
+        out += ",\"tags\":[";
+        for (size_t k = 0; k < info.techniques.size(); ++k) {
+          if (k) out += ',';
+          appendJsonString(out, info.techniques[k]);
+        }
+        out += "],\"line\":";
+        out += std::to_string(batch.first_line + i);
+        out += ",\"event\":";
+        out += line;
+        out += "}\n";
+        if (detections) detections->push_back(makeDetection(matcher, r, line));
+      }
+      for (const auto& f : fired) {
+        const RuleInfo& info = engine->rule(f.rule);
+        ++per_rule[f.rule];
+        ++detections_count;
+        const core::Detection d = makeCorrelationDetection(*engine, f, matcher.host());
+        out += "{\"rule_id\":";
+        appendJsonString(out, info.id);
+        out += ",\"rule_title\":";
+        appendJsonString(out, info.title);
+        out += ",\"level\":";
+        appendJsonString(out, info.level);
+        out += ",\"host\":";
+        appendJsonString(out, d.host);
+        out += ",\"line\":";
+        out += std::to_string(batch.first_line + i);
+        out += ",\"correlation\":";
+        out += d.evidence_json;
+        out += ",\"event\":";
+        out += line;
+        out += "}\n";
+        if (detections) detections->push_back(d);
+      }
+    }
+  }
+
+  std::shared_ptr<const Engine> engine;
+  Matcher matcher;
+  CorrelationEngine correlations;
+  std::vector<std::uint64_t> per_rule;
+  std::vector<std::uint32_t> hits;
+  std::vector<CorrelationHit> fired;
+  std::uint64_t events = 0, bad_events = 0, detections_count = 0;
+};
+
+}  // namespace
+
+core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engine,
+                                             const IngestOptions& options) {
+  LineReader reader(options.inputs);
+  if (auto st = reader.open(); !st) return core::fail(st.error());
+  FILE* out = nullptr;
+  bool close_out = false;
+  if (options.out == "-") {
+    out = stdout;
+  } else if (!options.out.empty()) {
+    out = std::fopen(options.out.c_str(), "wb");
+    if (!out) {
+      return core::fail(core::ErrorCode::kInvalidArgument, "cannot write " + options.out, "--out");
+    }
+    close_out = true;
+  }
+  const auto start = Clock::now();
+  IngestSummary summary;
+  std::vector<BadLine> bad;
+  std::mutex out_mutex;
+  auto emit = [&](const std::string& text, std::vector<core::Detection>& dets) {
+    std::lock_guard<std::mutex> lock(out_mutex);
+    if (out && !text.empty()) std::fwrite(text.data(), 1, text.size(), out);
+    if (options.sink && !dets.empty()) options.sink->submit(std::move(dets));
+  };
+  auto last_progress = start;
+  std::uint64_t progress_detections = 0, progress_events = 0;
+  auto report = [&](bool force) {
+    if (!options.progress) return;
+    const auto now = Clock::now();
+    if (!force && now - last_progress < std::chrono::milliseconds(250)) return;
+    last_progress = now;
+    options.progress({progress_events, reader.bytes(), progress_detections,
+                      std::chrono::duration<double>(now - start).count()});
+  };
+
+  const int threads = std::max(1, options.threads);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>(engine));
+  core::Status failure;
+
+  if (threads == 1) {
+    // One core: read and match in this thread, so the figure is honest for one core.
+    Batch batch;
+    std::string text;
+    Worker& w = *workers[0];
+    while (true) {
+      auto more = reader.read(batch);
+      if (!more) {
+        failure = core::fail(more.error());
+        break;
+      }
+      text.clear();
+      std::vector<core::Detection> dets;
+      w.run(batch, text, options.sink ? &dets : nullptr, bad);
+      emit(text, dets);
+      progress_events = w.events;
+      progress_detections = w.detections_count;
+      report(false);
+      if (!*more) break;
+    }
+  } else {
+    std::mutex m;
+    std::condition_variable cv_work, cv_space;
+    std::deque<std::unique_ptr<Batch>> queue;
+    bool done = false;
+    std::vector<std::thread> pool;
+    std::vector<std::vector<BadLine>> bads(static_cast<size_t>(threads));
+    for (int i = 0; i < threads; ++i) {
+      pool.emplace_back([&, i] {
+        std::string text;
+        while (true) {
+          std::unique_ptr<Batch> b;
+          {
+            std::unique_lock<std::mutex> lock(m);
+            cv_work.wait(lock, [&] { return done || !queue.empty(); });
+            if (queue.empty()) return;
+            b = std::move(queue.front());
+            queue.pop_front();
+          }
+          cv_space.notify_one();
+          text.clear();
+          std::vector<core::Detection> dets;
+          workers[static_cast<size_t>(i)]->run(*b, text, options.sink ? &dets : nullptr,
+                                               bads[static_cast<size_t>(i)]);
+          emit(text, dets);
+        }
+      });
+    }
+    while (true) {
+      auto b = std::make_unique<Batch>();
+      auto more = reader.read(*b);
+      if (!more) {
+        failure = core::fail(more.error());
+        break;
+      }
+      {
+        std::unique_lock<std::mutex> lock(m);
+        cv_space.wait(lock, [&] { return queue.size() < static_cast<size_t>(threads) * 2; });
+        if (!b->lines.empty()) queue.push_back(std::move(b));
+      }
+      cv_work.notify_one();
+      report(false);
+      if (!*more) break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(m);
+      done = true;
+    }
+    cv_work.notify_all();
+    for (auto& t : pool) t.join();
+    for (auto& b : bads) bad.insert(bad.end(), b.begin(), b.end());
+  }
+  if (close_out) std::fclose(out);
+  else if (out) std::fflush(out);
+  if (!failure) return core::fail(failure.error());
+
+  summary.per_rule.assign(engine->ruleCount(), 0);
+  for (const auto& w : workers) {
+    summary.events += w->events;
+    summary.bad_events += w->bad_events;
+    summary.detections += w->detections_count;
+    for (size_t r = 0; r < w->per_rule.size(); ++r) summary.per_rule[r] += w->per_rule[r];
+    summary.correlation_evictions += w->correlations.stats().evicted_groups;
+  }
+  std::sort(bad.begin(), bad.end(), [](const BadLine& a, const BadLine& b) { return a.line < b.line; });
+  if (bad.size() > kMaxBadLines) bad.resize(kMaxBadLines);
+  summary.bad_lines = std::move(bad);
+  summary.bytes = reader.bytes();
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  progress_events = summary.events;
+  progress_detections = summary.detections;
+  report(true);
+  return summary;
+}
+
+}  // namespace td::detect
