@@ -46,7 +46,7 @@ struct ThreatChange {
 // What the sink did with one batch.
 struct SinkResult {
   std::int64_t created = 0;
-  std::int64_t updated = 0;  // duplicates folded into an open threat
+  std::int64_t updated = 0;  // duplicates folded into an open threat (also one the batch created)
   std::vector<ThreatId> created_ids;
   // For each detection of the batch, in order: the threat it created or was folded into.
   std::vector<ThreatId> threat_ids;

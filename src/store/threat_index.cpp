@@ -93,26 +93,42 @@ size_t ThreatIndex::Dict::bytes() const {
 }
 
 // A filter compiled against the dictionaries: every text comparison happens once per distinct
-// value here, so the scan compares integers only.
+// value here, and each filter member becomes a lookup table, so that the scan runs tight,
+// branch-free loops over the columns.
 struct ThreatIndex::Matcher {
   bool nothing = false;
   std::uint32_t project = 0;  // 0: any
-  const std::vector<TagId>* groups = nullptr;
-  const std::vector<TagId>* states = nullptr;
-  const std::vector<UserId>* owners = nullptr;
-  std::uint8_t severity_mask = 0x1f;  // bit per severity
-  std::uint8_t kind_mask = 0x03;      // bit per kind
-  std::vector<std::uint8_t> source_ok;
-  std::vector<std::uint8_t> entity_value_ok;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> entity_pairs;  // (type, value)
-  bool entity = false;
-  std::vector<std::uint8_t> host_ok;
-  bool text = false;
-  std::vector<std::uint8_t> text_name, text_value, text_host, text_rule;
-  int open = -1;  // -1 any, 1 open only, 0 closed only
+  bool time = false;
   TimeMs from = LLONG_MIN;
   TimeMs to = LLONG_MAX;
+  // By the flags byte (severity, kind, closed): "base" tests kind only, "full" also severity and
+  // open (the overview's chips count across those two).
+  std::array<std::uint8_t, 32> base_flags_ok{};
+  std::array<std::uint8_t, 32> full_flags_ok{};
+  bool base_flags_all = true;
+  std::vector<std::uint8_t> state_ok, group_ok, owner_ok;  // by id; ids beyond: no
+  bool states = false, groups = false, owners = false;
+  std::vector<std::uint8_t> source_ok;  // by dictionary id; empty: any
+  std::vector<std::uint8_t> host_ok;
+  bool entity = false;
+  std::vector<std::uint8_t> entity_value_ok;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> entity_pairs;  // (type, value)
+  bool text = false;
+  std::vector<std::uint8_t> text_name, text_value, text_host, text_rule;
 };
+
+namespace {
+template <typename Id>
+std::vector<std::uint8_t> idTable(const std::vector<Id>& ids) {
+  constexpr Id kMaxId = 1 << 24;  // ids are small sequence numbers; larger ones match nothing
+  Id max = 0;
+  for (Id id : ids) max = std::max(max, std::min(id, kMaxId));
+  std::vector<std::uint8_t> table(static_cast<size_t>(max) + 1, 0);
+  for (Id id : ids)
+    if (id >= 0 && id <= kMaxId) table[static_cast<size_t>(id)] = 1;
+  return table;
+}
+}  // namespace
 
 ThreatIndex::Matcher ThreatIndex::compile(const IndexFilter& f) const {
   Matcher m;
@@ -122,17 +138,37 @@ ThreatIndex::Matcher ThreatIndex::compile(const IndexFilter& f) const {
   } else if (f.project_id < 0) {
     m.nothing = true;
   }
-  if (f.group_ids) m.groups = &*f.group_ids;
-  if (f.state_ids) m.states = &*f.state_ids;
-  if (f.owner_ids) m.owners = &*f.owner_ids;
+  std::uint8_t severity_mask = 0x1f, kind_mask = 0x03;
   if (!f.severities.empty()) {
-    m.severity_mask = 0;
+    severity_mask = 0;
     for (auto s : f.severities)
-      m.severity_mask |= static_cast<std::uint8_t>(1u << static_cast<int>(s));
+      severity_mask |= static_cast<std::uint8_t>(1u << static_cast<int>(s));
   }
   if (!f.kinds.empty()) {
-    m.kind_mask = 0;
-    for (auto k : f.kinds) m.kind_mask |= static_cast<std::uint8_t>(1u << static_cast<int>(k));
+    kind_mask = 0;
+    for (auto k : f.kinds) kind_mask |= static_cast<std::uint8_t>(1u << static_cast<int>(k));
+  }
+  for (unsigned flags = 0; flags < 32; ++flags) {
+    const bool kind_ok = (kind_mask >> ((flags & kKindBit) ? 1 : 0)) & 1;
+    const unsigned sev = flags & kSeverityMask;
+    const bool sev_ok = sev < 5 && ((severity_mask >> sev) & 1);
+    const bool closed = flags & kClosedBit;
+    const bool open_ok = !f.open || (*f.open != closed);
+    m.base_flags_ok[flags] = kind_ok;
+    m.full_flags_ok[flags] = kind_ok && sev_ok && open_ok;
+    if (!kind_ok) m.base_flags_all = false;
+  }
+  if (f.group_ids) {
+    m.groups = true;
+    m.group_ok = idTable(*f.group_ids);
+  }
+  if (f.state_ids) {
+    m.states = true;
+    m.state_ok = idTable(*f.state_ids);
+  }
+  if (f.owner_ids) {
+    m.owners = true;
+    m.owner_ok = idTable(*f.owner_ids);
   }
   if (!f.sources.empty()) {
     m.source_ok.assign(sources_.values.size(), 0);
@@ -172,9 +208,11 @@ ThreatIndex::Matcher ThreatIndex::compile(const IndexFilter& f) const {
     mark(hosts_, m.text_host);
     mark(rule_ids_, m.text_rule);
   }
-  if (f.open) m.open = *f.open ? 1 : 0;
-  if (f.from) m.from = *f.from;
-  if (f.to) m.to = *f.to;
+  if (f.from || f.to) {
+    m.time = true;
+    if (f.from) m.from = *f.from;
+    if (f.to) m.to = *f.to;
+  }
   if (m.from >= m.to) m.nothing = true;
   return m;
 }
@@ -308,56 +346,6 @@ size_t ThreatIndex::memoryBytes() const {
 
 namespace {
 
-// The per-row tests shared by list and overview. `base` checks every member except severity and
-// open (the overview's chips count across those); `rest` checks those two.
-struct RowTest {
-  template <typename M, typename Cols>
-  static bool base(const M& m, const Cols& c, std::uint32_t r) {
-    if (m.project && c.project[r] != m.project) return false;
-    const TimeMs seen = c.last_seen[r];
-    if (seen < m.from || seen >= m.to) return false;
-    const std::uint8_t flags = c.flags[r];
-    if (!(m.kind_mask & (1u << ((flags & kKindBit) ? 1 : 0)))) return false;
-    if (m.states && !containsValue<TagId>(*m.states, c.state[r])) return false;
-    if (m.groups && !containsValue<TagId>(*m.groups, c.group[r])) return false;
-    if (m.owners && !containsValue<UserId>(*m.owners, c.owner[r])) return false;
-    if (!m.source_ok.empty() && !m.source_ok[c.source[r]]) return false;
-    if (!m.host_ok.empty() && !m.host_ok[c.host[r]]) return false;
-    if (m.entity) {
-      bool ok = m.entity_value_ok[c.entity_value[r]] != 0;
-      for (const auto& [t, v] : m.entity_pairs)
-        if (c.entity_type[r] == t && c.entity_value[r] == v) ok = true;
-      if (!ok) return false;
-    }
-    if (m.text && !(m.text_name[c.name[r]] || m.text_value[c.entity_value[r]] ||
-                    m.text_host[c.host[r]] || m.text_rule[c.rule_id[r]]))
-      return false;
-    return true;
-  }
-  template <typename M>
-  static bool rest(const M& m, std::uint8_t flags) {
-    if (!(m.severity_mask & (1u << (flags & kSeverityMask)))) return false;
-    if (m.open >= 0 && ((flags & kClosedBit) != 0) == (m.open == 1)) return false;
-    return true;
-  }
-};
-
-// Column references for RowTest, so that it reads plain arrays.
-struct Cols {
-  const std::uint32_t* project;
-  const TimeMs* last_seen;
-  const std::uint8_t* flags;
-  const std::uint32_t* state;
-  const std::uint32_t* group;
-  const std::uint32_t* owner;
-  const std::uint32_t* source;
-  const std::uint32_t* host;
-  const std::uint32_t* entity_type;
-  const std::uint32_t* entity_value;
-  const std::uint32_t* name;
-  const std::uint32_t* rule_id;
-};
-
 void topN(const std::vector<std::int64_t>& counts, const std::deque<std::string>& names,
           std::vector<NamedCount>& out) {
   std::vector<std::uint32_t> ids;
@@ -372,47 +360,30 @@ void topN(const std::vector<std::int64_t>& counts, const std::deque<std::string>
   for (size_t i = 0; i < n; ++i) out.push_back({names[ids[i]], counts[ids[i]]});
 }
 
-}  // namespace
-
-#define TD_INDEX_COLS                                                                           \
-  Cols {                                                                                        \
-    project_.data(), last_seen_.data(), flags_.data(), state_.data(), group_.data(),            \
-        owner_.data(), source_.data(), host_.data(), entity_type_.data(), entity_value_.data(), \
-        name_.data(), rule_id_.data()                                                           \
+// sel[r] &= ok[col[r]], with ids beyond the table matching nothing.
+void gather(std::uint8_t* sel, const std::uint32_t* col, size_t n,
+            const std::vector<std::uint8_t>& ok) {
+  const std::uint8_t* table = ok.data();
+  const size_t size = ok.size();
+  for (size_t r = 0; r < n; ++r) {
+    const std::uint32_t v = col[r];
+    sel[r] &= v < size ? table[v] : 0;
   }
+}
 
-IndexPage ThreatIndex::list(const IndexFilter& filter, ThreatSort sort, bool descending,
-                            const std::optional<IndexCursor>& after, int limit) const {
-  std::shared_lock lock(mu_);
-  IndexPage page;
-  const Matcher m = compile(filter);
-  if (m.nothing) return page;
-  const Cols c = TD_INDEX_COLS;
+// The best `limit` rows of `sel` (and one more, to tell whether a page follows) in page order.
+template <typename KeyOf>
+void collectPage(const std::uint8_t* sel, size_t n, const ThreatId* ids, KeyOf keyOf,
+                 bool descending, const std::optional<IndexCursor>& after, int limit,
+                 IndexPage& page) {
   const PageOrder before{descending};
-  limit = std::max(1, limit);
-  // A heap of the best limit+1 rows in page order; its top is the last of them. One more than
-  // the page tells whether a next page exists.
-  std::vector<IndexCursor> heap;
-  heap.reserve(static_cast<size_t>(limit) + 1);
   const size_t keep = static_cast<size_t>(limit) + 1;
-  auto keyOf = [&](std::uint32_t r) -> std::int64_t {
-    switch (sort) {
-      case ThreatSort::kScore:
-        return score_[r];
-      case ThreatSort::kSeverity:
-        return flags_[r] & kSeverityMask;
-      case ThreatSort::kLastSeen:
-        return last_seen_[r];
-      case ThreatSort::kCreated:
-        return created_[r];
-    }
-    return 0;
-  };
-  const auto n = static_cast<std::uint32_t>(id_.size());
-  for (std::uint32_t r = 0; r < n; ++r) {
-    if (!RowTest::base(m, c, r) || !RowTest::rest(m, flags_[r])) continue;
-    ++page.total;
-    const IndexCursor here{keyOf(r), id_[r]};
+  // A heap whose top is the last of the rows kept so far.
+  std::vector<IndexCursor> heap;
+  heap.reserve(keep);
+  for (size_t r = 0; r < n; ++r) {
+    if (!sel[r]) continue;
+    const IndexCursor here{keyOf(r), ids[r]};
     if (after && !before(*after, here)) continue;
     if (heap.size() < keep) {
       heap.push_back(here);
@@ -430,60 +401,197 @@ IndexPage ThreatIndex::list(const IndexFilter& filter, ThreatSort sort, bool des
   }
   page.ids.reserve(heap.size());
   for (const auto& h : heap) page.ids.push_back(h.id);
-  return page;
 }
 
-IndexOverview ThreatIndex::overview(const IndexFilter& filter, TimeMs from, TimeMs to,
-                                    BucketSize bucket, bool split_by_group, TimeMs now) const {
+}  // namespace
+
+void ThreatIndex::select(const Matcher& m, std::vector<std::uint8_t>& sel) const {
+  const size_t n = id_.size();
+  sel.assign(n, 1);
+  std::uint8_t* s = sel.data();
+  if (m.project) {
+    const std::uint32_t* p = project_.data();
+    for (size_t r = 0; r < n; ++r) s[r] = p[r] == m.project;
+  }
+  if (m.time) {
+    const TimeMs* t = last_seen_.data();
+    const TimeMs from = m.from, to = m.to;
+    for (size_t r = 0; r < n; ++r) s[r] &= static_cast<std::uint8_t>((t[r] >= from) & (t[r] < to));
+  }
+  if (!m.base_flags_all) {
+    const std::uint8_t* f = flags_.data();
+    for (size_t r = 0; r < n; ++r) s[r] &= m.base_flags_ok[f[r] & 31];
+  }
+  if (m.states) gather(s, state_.data(), n, m.state_ok);
+  if (m.groups) gather(s, group_.data(), n, m.group_ok);
+  if (m.owners) gather(s, owner_.data(), n, m.owner_ok);
+  if (!m.source_ok.empty()) gather(s, source_.data(), n, m.source_ok);
+  if (!m.host_ok.empty()) gather(s, host_.data(), n, m.host_ok);
+  if (m.entity) {
+    const std::uint32_t* ev = entity_value_.data();
+    const std::uint32_t* et = entity_type_.data();
+    for (size_t r = 0; r < n; ++r) {
+      if (!s[r]) continue;
+      bool ok = m.entity_value_ok[ev[r]] != 0;
+      for (const auto& [t, v] : m.entity_pairs) ok |= et[r] == t && ev[r] == v;
+      s[r] = ok;
+    }
+  }
+  if (m.text) {
+    const std::uint32_t *name = name_.data(), *ev = entity_value_.data(), *host = host_.data(),
+                        *rule = rule_id_.data();
+    const std::uint8_t *tn = m.text_name.data(), *tv = m.text_value.data(),
+                       *th = m.text_host.data(), *tr = m.text_rule.data();
+    for (size_t r = 0; r < n; ++r) s[r] &= tn[name[r]] | tv[ev[r]] | th[host[r]] | tr[rule[r]];
+  }
+}
+
+void ThreatIndex::page(const std::vector<std::uint8_t>& sel, const IndexPageRequest& request,
+                       IndexPage& out) const {
+  const size_t n = sel.size();
+  const int limit = std::max(1, request.limit);
+  const bool desc = request.descending;
+  switch (request.sort) {
+    case ThreatSort::kScore: {
+      const std::uint8_t* k = score_.data();
+      collectPage(
+          sel.data(), n, id_.data(), [k](size_t r) { return std::int64_t{k[r]}; }, desc,
+          request.after, limit, out);
+      break;
+    }
+    case ThreatSort::kSeverity: {
+      const std::uint8_t* k = flags_.data();
+      collectPage(
+          sel.data(), n, id_.data(), [k](size_t r) { return std::int64_t{k[r] & kSeverityMask}; },
+          desc, request.after, limit, out);
+      break;
+    }
+    case ThreatSort::kLastSeen: {
+      const TimeMs* k = last_seen_.data();
+      collectPage(
+          sel.data(), n, id_.data(), [k](size_t r) { return k[r]; }, desc, request.after, limit,
+          out);
+      break;
+    }
+    case ThreatSort::kCreated: {
+      const TimeMs* k = created_.data();
+      collectPage(
+          sel.data(), n, id_.data(), [k](size_t r) { return k[r]; }, desc, request.after, limit,
+          out);
+      break;
+    }
+  }
+}
+
+IndexPage ThreatIndex::list(const IndexFilter& filter, const IndexPageRequest& request) const {
+  std::shared_lock lock(mu_);
+  IndexPage out;
+  const Matcher m = compile(filter);
+  if (m.nothing) return out;
+  std::vector<std::uint8_t> sel;
+  select(m, sel);
+  const std::uint8_t* f = flags_.data();
+  std::int64_t total = 0;
+  for (size_t r = 0; r < sel.size(); ++r) {
+    sel[r] &= m.full_flags_ok[f[r] & 31];
+    total += sel[r];
+  }
+  out.total = total;
+  page(sel, request, out);
+  return out;
+}
+
+IndexOverview ThreatIndex::overview(const IndexFilter& filter,
+                                    const IndexOverviewRequest& req) const {
   std::shared_lock lock(mu_);
   IndexOverview out;
-  const TimeMs len = bucketLength(bucket);
-  TimeMs first = bucketStart(from, bucket);
+  const TimeMs len = bucketLength(req.bucket);
+  const TimeMs to = req.to;
+  TimeMs first = bucketStart(req.from, req.bucket);
   if (to > first && (to - first) / len > kMaxBuckets)
-    first = bucketStart(to - kMaxBuckets * len, bucket);
+    first = bucketStart(to - kMaxBuckets * len, req.bucket);
   const std::int64_t buckets = to > first ? (to - first + len - 1) / len : 0;
   for (std::int64_t i = 0; i < buckets; ++i) out.bucket_starts.push_back(first + i * len);
-  if (split_by_group)
-    out.by_group.resize(static_cast<size_t>(buckets));
-  else
-    out.by_severity.resize(static_cast<size_t>(buckets));
-  const TimeMs range_from = std::max(from, first);
+  const size_t nb = static_cast<size_t>(buckets);
+  // Counts per bucket and series slot. Severity: five fixed slots. Group: a slot per group id
+  // met, counted per row first and laid out per bucket afterwards.
+  std::vector<std::int64_t> by_sev(req.split_by_group ? 0 : nb * core::kSeverityCount, 0);
+  std::unordered_map<std::uint64_t, std::int64_t> by_group_cells;
+  const TimeMs range_from = std::max(req.from, first);
   std::array<std::int64_t, 4> periods{};
   const Matcher m = compile(filter);
   if (!m.nothing) {
-    const Cols c = TD_INDEX_COLS;
+    std::vector<std::uint8_t> sel;
+    select(m, sel);
     std::vector<std::int64_t> eg(entity_groups_.values.size()), src(sources_.values.size()),
         hst(hosts_.values.size());
-    const auto n = static_cast<std::uint32_t>(id_.size());
-    for (std::uint32_t r = 0; r < n; ++r) {
-      if (!RowTest::base(m, c, r)) continue;
-      const std::uint8_t flags = flags_[r];
-      const int sev = flags & kSeverityMask;
-      if (!(flags & kClosedBit)) ++out.open_by_severity[static_cast<size_t>(sev)];
-      if (!RowTest::rest(m, flags)) continue;
-      ++out.total;
-      ++eg[entity_group_[r]];
-      ++src[source_[r]];
-      ++hst[host_[r]];
-      const TimeMs seen = last_seen_[r];
-      if (seen >= range_from && seen < to) {
-        const auto b = static_cast<size_t>((seen - first) / len);
-        if (split_by_group)
-          ++out.by_group[b][group_[r]];
-        else
-          ++out.by_severity[b][static_cast<size_t>(sev)];
+    std::array<std::int64_t, core::kSeverityCount> chips{};
+    std::int64_t total = 0;
+    const size_t n = sel.size();
+    const std::uint8_t* f = flags_.data();
+    const TimeMs* seen_col = last_seen_.data();
+    const TimeMs day_ago = req.now - core::kDayMs, week_ago = req.now - 7 * core::kDayMs,
+                 month_ago = req.now - 30 * core::kDayMs;
+    const bool by_group = req.split_by_group;
+    // The bucket length is a compile-time constant in each instantiation, so the division per
+    // matching threat becomes a multiplication.
+    auto run = [&](auto bucket_len) {
+      constexpr TimeMs kLen = decltype(bucket_len)::value;
+      for (size_t r = 0; r < n; ++r) {
+        if (!sel[r]) continue;
+        const std::uint8_t flags = f[r];
+        const int sev = flags & kSeverityMask;
+        chips[static_cast<size_t>(sev)] += (flags & kClosedBit) ? 0 : 1;
+        if (!m.full_flags_ok[flags & 31]) {
+          sel[r] = 0;  // what stays selected are the page's candidates
+          continue;
+        }
+        ++total;
+        ++eg[entity_group_[r]];
+        ++src[source_[r]];
+        ++hst[host_[r]];
+        const TimeMs seen = seen_col[r];
+        if (seen >= range_from && seen < to) {
+          const auto b = static_cast<size_t>((seen - first) / kLen);
+          if (!by_group)
+            ++by_sev[b * core::kSeverityCount + static_cast<size_t>(sev)];
+          else
+            ++by_group_cells[(static_cast<std::uint64_t>(b) << 32) | group_[r]];
+        }
+        periods[0] += seen >= day_ago;
+        periods[1] += seen >= week_ago;
+        periods[2] += seen >= month_ago;
+        periods[3] += seen < month_ago;
       }
-      const TimeMs age = now - seen;
-      if (age < core::kDayMs) ++periods[0];
-      if (age < 7 * core::kDayMs) ++periods[1];
-      if (age < 30 * core::kDayMs)
-        ++periods[2];
-      else
-        ++periods[3];
+    };
+    switch (req.bucket) {
+      case BucketSize::kHour:
+        run(std::integral_constant<TimeMs, core::kHourMs>{});
+        break;
+      case BucketSize::kDay:
+        run(std::integral_constant<TimeMs, core::kDayMs>{});
+        break;
+      case BucketSize::kWeek:
+        run(std::integral_constant<TimeMs, 7 * core::kDayMs>{});
+        break;
     }
+    out.open_by_severity = chips;
+    out.total = total;
     topN(eg, entity_groups_.values, out.by_entity_group);
     topN(src, sources_.values, out.by_source);
     topN(hst, hosts_.values, out.by_host);
+    out.page.total = total;
+    page(sel, req.page, out.page);
+  }
+  if (req.split_by_group) {
+    out.by_group.resize(nb);
+    for (const auto& [cell, count] : by_group_cells)
+      out.by_group[static_cast<size_t>(cell >> 32)][static_cast<TagId>(cell & 0xffffffffu)] = count;
+  } else {
+    out.by_severity.resize(nb);
+    for (size_t b = 0; b < nb; ++b)
+      for (size_t s = 0; s < static_cast<size_t>(core::kSeverityCount); ++s)
+        out.by_severity[b][s] = by_sev[b * core::kSeverityCount + s];
   }
   out.by_period = {{"last_24_hours", periods[0]},
                    {"last_7_days", periods[1]},

@@ -74,6 +74,13 @@ struct IndexCursor {
   ThreatId id = 0;
 };
 
+struct IndexPageRequest {
+  ThreatSort sort = ThreatSort::kLastSeen;
+  bool descending = true;
+  std::optional<IndexCursor> after;
+  int limit = 50;
+};
+
 struct IndexPage {
   std::vector<ThreatId> ids;
   std::int64_t total = 0;           // matching the filter, whatever the cursor
@@ -91,6 +98,16 @@ struct IndexOverview {
   std::vector<NamedCount> by_source;
   std::vector<NamedCount> by_host;
   std::vector<NamedCount> by_period;  // cumulative: last 24 hours, 7 days, 30 days; then older
+  IndexPage page;                     // the first page, from the same scan
+};
+
+struct IndexOverviewRequest {
+  TimeMs from = 0;  // the timeline's range
+  TimeMs to = 0;
+  BucketSize bucket = BucketSize::kDay;
+  bool split_by_group = false;
+  TimeMs now = 0;  // for by_period
+  IndexPageRequest page;
 };
 
 // The start of the bucket containing `t` (hours and days from the epoch, weeks from Monday).
@@ -119,10 +136,8 @@ class ThreatIndex {
   // Approximate bytes held (columns and dictionaries), for the benchmarks.
   size_t memoryBytes() const;
 
-  IndexPage list(const IndexFilter& filter, ThreatSort sort, bool descending,
-                 const std::optional<IndexCursor>& after, int limit) const;
-  IndexOverview overview(const IndexFilter& filter, TimeMs from, TimeMs to, BucketSize bucket,
-                         bool split_by_group, TimeMs now) const;
+  IndexPage list(const IndexFilter& filter, const IndexPageRequest& page) const;
+  IndexOverview overview(const IndexFilter& filter, const IndexOverviewRequest& request) const;
   // Threats per state id and severity, all projects.
   std::unordered_map<TagId, std::array<std::int64_t, core::kSeverityCount>> countsByState() const;
 
@@ -141,6 +156,10 @@ class ThreatIndex {
   std::uint32_t rowOf(ThreatId id) const;  // kNoRow when unknown
   void setRow(std::uint32_t r, const IndexRow& row);
   Matcher compile(const IndexFilter& filter) const;
+  // sel[r] = 1 for rows passing every member but severity and open.
+  void select(const Matcher& m, std::vector<std::uint8_t>& sel) const;
+  void page(const std::vector<std::uint8_t>& sel, const IndexPageRequest& request,
+            IndexPage& out) const;
 
   static constexpr std::uint32_t kNoRow = UINT32_MAX;
 

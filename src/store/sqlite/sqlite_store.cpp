@@ -989,6 +989,7 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
     std::int64_t room = kEvidenceSamples;
     if (created) {
       ++result.created;
+      result.updated += n - 1;  // the batch's own duplicates folded into the new threat
       result.created_ids.push_back(id);
       std::string payload =
           "{\"threat_id\":" + std::to_string(id) +
@@ -1373,10 +1374,8 @@ Result<IndexFilter> SqliteStore::resolveFilter(Connection& c, const ThreatFilter
   return f;
 }
 
-Result<ThreatPage> SqliteStore::pageFromIndex(Connection& c, const IndexFilter& filter,
-                                              const PageRequest& page) {
-  TD_TRY(after, decodeCursor(page));
-  const IndexPage ip = index_.list(filter, page.sort, page.descending, after, page.limit);
+Result<ThreatPage> SqliteStore::hydrate(Connection& c, const IndexPage& ip,
+                                        const PageRequest& page) {
   ThreatPage out;
   out.total = ip.total;
   out.items.reserve(ip.ids.size());
@@ -1390,6 +1389,12 @@ Result<ThreatPage> SqliteStore::pageFromIndex(Connection& c, const IndexFilter& 
   }
   if (ip.next) out.next_cursor = encodeCursor(page.sort, page.descending, *ip.next);
   return out;
+}
+
+Result<ThreatPage> SqliteStore::pageFromIndex(Connection& c, const IndexFilter& filter,
+                                              const PageRequest& page) {
+  TD_TRY(after, decodeCursor(page));
+  return hydrate(c, index_.list(filter, {page.sort, page.descending, after, page.limit}), page);
 }
 
 namespace {
@@ -1422,7 +1427,14 @@ Result<Overview> SqliteStore::overview(const OverviewRequest& request) {
   Overview out;
   out.bucket = bucketSizeFor(from, to);
   const bool by_group = request.split == TimelineSplit::kGroup;
-  IndexOverview io = index_.overview(f, from, to, out.bucket, by_group, now);
+  TD_TRY(after, decodeCursor(request.page));
+  IndexOverview io =
+      index_.overview(f, {from,
+                          to,
+                          out.bucket,
+                          by_group,
+                          now,
+                          {request.page.sort, request.page.descending, after, request.page.limit}});
   out.open_by_severity = io.open_by_severity;
   out.total = io.total;
   out.by_entity_group = std::move(io.by_entity_group);
@@ -1470,7 +1482,7 @@ Result<Overview> SqliteStore::overview(const OverviewRequest& request) {
       out.timeline.push_back(std::move(tb));
     }
   }
-  TD_TRY(page, pageFromIndex(*c, f, request.page));
+  TD_TRY(page, hydrate(*c, io.page, request.page));
   out.first_page = std::move(page);
   return out;
 }

@@ -114,6 +114,7 @@ class SqliteStore final : public Store {
   Result<ProjectInfo> projectInfo(ProjectId id);  // write_mu_ held
   Result<TagValue> readTag(Connection& c, TagId id);
   Result<std::vector<TagValue>> readTags(Connection& c, OrgId org, TagKind kind);
+  Result<ThreatPage> hydrate(Connection& c, const IndexPage& ip, const PageRequest& page);
   Result<ThreatPage> pageFromIndex(Connection& c, const IndexFilter& filter,
                                    const PageRequest& page);
 

@@ -323,7 +323,7 @@ TEST_P(StoreTest, DuplicatesFoldIntoTheOpenThreatWithinAndAcrossBatches) {
   auto r = store().applyDetections({a, b, c, d}, {}, alice_);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->created, 2);
-  EXPECT_EQ(r->updated, 0);
+  EXPECT_EQ(r->updated, 2);  // b and d folded into a's new threat
   ASSERT_EQ(r->threat_ids.size(), 4u);
   EXPECT_EQ(r->threat_ids[0], r->threat_ids[1]);
   EXPECT_EQ(r->threat_ids[0], r->threat_ids[3]);

@@ -1,0 +1,214 @@
+// Overview and list latency over a large store: seeds N realistic threats directly (one org,
+// one project, 90 days of history, two thirds closed), reopens the store so the read model loads
+// from disk, then times Store::overview for five typical filter sets and Store::listThreats
+// pages 1 and 100 (page 100 reached by following cursors). Prints p50/p99 and peak RSS.
+//
+//   store_overview_bench [threats=1000000] [iterations=30]
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+
+#include "bench_common.h"
+#include "store/store.h"
+
+using namespace td;
+
+namespace {
+
+struct Timing {
+  std::string name;
+  std::vector<double> ms;
+};
+
+double timeMs(const std::function<void()>& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return bench::secondsSince(start) * 1000.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1'000'000;
+  const int iterations = argc > 2 ? std::atoi(argv[2]) : 30;
+  bench::ScratchDir dir;
+  const std::string path = dir.path() + "/overview.db";
+  const core::TimeMs now = core::nowMs();
+  bench::Tenant tenant;
+
+  // --- seed
+  // ---------------------------------------------------------------------------------------
+  {
+    auto opened = store::sqlite::SqliteStore::open(path);
+    if (!opened) {
+      std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
+      return 1;
+    }
+    auto& s = **opened;
+    tenant = bench::makeTenant(s, 20);
+    auto& c = s.writerForBenchmarks();
+    std::mt19937_64 rng(3);
+    const auto start = std::chrono::steady_clock::now();
+    const std::int64_t kBatch = 20000;
+    for (std::int64_t i = 0; i < n; i += kBatch) {
+      if (!c.exec("BEGIN IMMEDIATE")) return 1;
+      auto st = c.prepare(
+          "INSERT INTO threats (project_id, name, description, score, severity, kind, source, "
+          "rule_id, rule_group, entity_type, entity_value, entity_group, host, tags, evidence, "
+          "group_id, state_id, outcome_id, owner_id, closed, count, created_at, last_seen, "
+          "updated_at, closed_at, dedup_key, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')");
+      if (!st) return 1;
+      for (std::int64_t j = i; j < std::min(n, i + kBatch); ++j) {
+        const core::TimeMs created =
+            now - static_cast<core::TimeMs>(rng() % static_cast<std::uint64_t>(90 * core::kDayMs));
+        const core::TimeMs seen = std::min<core::TimeMs>(
+            now - 1, created + static_cast<core::TimeMs>(rng() % (5 * core::kDayMs)));
+        // Keys spread over 50,000 entities and 1,000 rules.
+        auto d = bench::detectionFor(tenant.project.id,
+                                     static_cast<std::int64_t>(rng() % 50'000'000), seen, rng);
+        // Severity mix: INFO 15%, LOW 25%, MEDIUM 30%, HIGH 20%, CRITICAL 10%.
+        const int sv = static_cast<int>(rng() % 100);
+        d.severity = sv < 15   ? core::Severity::kInfo
+                     : sv < 40 ? core::Severity::kLow
+                     : sv < 70 ? core::Severity::kMedium
+                     : sv < 90 ? core::Severity::kHigh
+                               : core::Severity::kCritical;
+        d.score = core::scoreForSeverity(d.severity) - 9 + static_cast<int>(rng() % 19);
+        const int stv = static_cast<int>(rng() % 100);
+        const size_t state = stv < 20 ? 0 : stv < 30 ? 1 : stv < 35 ? 2 : 3;
+        const bool closed = state == 3;
+        const int g = static_cast<int>(rng() % 10);
+        const int owner = static_cast<int>(rng() % 10);
+        auto* p = *st;
+        p->reset();
+        p->bind(1, d.project_id).bind(2, d.name).bind(3, d.description).bind(4, d.score);
+        p->bind(5, static_cast<int>(d.severity)).bind(6, static_cast<int>(d.kind));
+        p->bind(7, d.source).bind(8, d.rule_id).bind(9, d.rule_group).bind(10, d.entity.type);
+        p->bind(11, d.entity.value).bind(12, d.entity_group).bind(13, d.host);
+        p->bind(14, "[\"T1059.001\"]").bind(15, d.evidence_json);
+        if (g < 5)
+          p->bind(16, tenant.groups[static_cast<size_t>(g)].id);
+        else if (g < 9)
+          p->bind(16, tenant.groups[0].id);
+        else
+          p->bindNull(16);
+        p->bind(17, tenant.states[state].id);
+        if (closed)
+          p->bind(18, tenant.outcomes[rng() % 4].id);
+        else
+          p->bindNull(18);
+        if (owner < 6)
+          p->bind(19, tenant.users[rng() % tenant.users.size()].id);
+        else
+          p->bindNull(19);
+        p->bind(20, closed).bind(21, static_cast<std::int64_t>(1 + rng() % 5));
+        p->bind(22, created).bind(23, seen).bind(24, seen);
+        if (closed)
+          p->bind(25, seen);
+        else
+          p->bindNull(25);
+        p->bind(26, core::dedupKey(d) + "#" + std::to_string(j));
+        if (!p->run()) return 1;
+      }
+      c.resetAll();
+      if (!c.exec("COMMIT")) return 1;
+    }
+    std::printf("seeded                %lld threats in %.1f s\n", static_cast<long long>(n),
+                bench::secondsSince(start));
+  }
+
+  // --- reopen: the read model loads from disk
+  // -----------------------------------------------------
+  const auto open_start = std::chrono::steady_clock::now();
+  auto opened = store::sqlite::SqliteStore::open(path);
+  if (!opened) return 1;
+  auto& s = **opened;
+  std::printf("open + index load     %.2f s, index %.1f MiB (%.0f bytes/threat)\n",
+              bench::secondsSince(open_start),
+              static_cast<double>(s.indexMemoryBytes()) / 1048576.0,
+              static_cast<double>(s.indexMemoryBytes()) / static_cast<double>(n));
+
+  std::vector<std::pair<std::string, store::ThreatFilter>> sets;
+  store::ThreatFilter base;
+  base.project_id = tenant.project.id;
+  sets.emplace_back("no filter", base);
+  auto group = base;
+  group.groups = {"L1 Support"};
+  sets.emplace_back("group L1 Support", group);
+  auto severe = base;
+  severe.severities = {core::Severity::kHigh, core::Severity::kCritical};
+  sets.emplace_back("severity HIGH+CRITICAL", severe);
+  auto fresh = base;
+  fresh.states = {"New"};
+  sets.emplace_back("state New", fresh);
+  auto week = base;
+  week.from = now - 7 * core::kDayMs;
+  week.text = "powershell";
+  sets.emplace_back("last 7 days + text", week);
+
+  std::vector<Timing> timings;
+  for (const auto& [name, filter] : sets) {
+    Timing t{"overview: " + name, {}};
+    std::int64_t total = 0;
+    for (int i = 0; i < iterations + 3; ++i) {
+      store::OverviewRequest req;
+      req.filter = filter;
+      req.now = now;
+      const double ms = timeMs([&] {
+        auto ov = s.overview(req);
+        if (!ov) std::abort();
+        total = ov->total;
+      });
+      if (i >= 3) t.ms.push_back(ms);  // the first runs warm caches
+    }
+    t.name += " (" + std::to_string(total) + " threats)";
+    timings.push_back(std::move(t));
+  }
+
+  store::PageRequest first;
+  Timing page1{"list: page 1 (last_seen desc, 50)", {}};
+  for (int i = 0; i < iterations + 3; ++i) {
+    const double ms = timeMs([&] {
+      if (!s.listThreats(base, first)) std::abort();
+    });
+    if (i >= 3) page1.ms.push_back(ms);
+  }
+  timings.push_back(page1);
+
+  store::PageRequest hundredth;
+  for (int p = 1; p < 100; ++p) {
+    auto page = s.listThreats(base, hundredth);
+    if (!page || page->next_cursor.empty()) std::abort();
+    hundredth.cursor = page->next_cursor;
+  }
+  Timing page100{"list: page 100 (by cursor)", {}};
+  for (int i = 0; i < iterations + 3; ++i) {
+    const double ms = timeMs([&] {
+      if (!s.listThreats(base, hundredth)) std::abort();
+    });
+    if (i >= 3) page100.ms.push_back(ms);
+  }
+  timings.push_back(page100);
+
+  store::PageRequest by_score;
+  by_score.sort = store::ThreatSort::kScore;
+  Timing filtered{"list: page 1 open HIGH+CRITICAL by score", {}};
+  auto open_severe = severe;
+  open_severe.open = true;
+  for (int i = 0; i < iterations + 3; ++i) {
+    const double ms = timeMs([&] {
+      if (!s.listThreats(open_severe, by_score)) std::abort();
+    });
+    if (i >= 3) filtered.ms.push_back(ms);
+  }
+  timings.push_back(filtered);
+
+  std::printf("\n%-58s %9s %9s\n", ("query (" + std::to_string(iterations) + " runs each)").c_str(),
+              "p50 ms", "p99 ms");
+  for (const auto& t : timings)
+    std::printf("%-58s %9.1f %9.1f\n", t.name.c_str(), bench::quantileMs(t.ms, 0.5),
+                bench::quantileMs(t.ms, 0.99));
+  std::printf("\npeak RSS              %.0f MiB\n", bench::peakRssMiB());
+  return 0;
+}
