@@ -1,0 +1,281 @@
+#include "app/cmd_intel.h"
+
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli.h"
+#include "core/text.h"
+#include "intel/feeds.h"
+#include "intel/matcher.h"
+#include "intel/warninglist.h"
+
+namespace td::app {
+namespace {
+
+struct FeedOptions {
+  std::vector<std::string> files;
+  std::string format = "auto";
+  std::string column, type, feed_name, warninglists;
+  char delimiter = ',';
+  int confidence = -1;
+};
+
+void addFeedOptions(CLI::App* c, FeedOptions& o) {
+  c->add_option("--format", o.format, "auto | stix | misp | misp-feed | csv")
+      ->capture_default_str();
+  c->add_option("--column", o.column, "CSV: the value column (header name or 0-based number)");
+  c->add_option("--type", o.type,
+                "CSV: the indicator type of every row (ip, cidr, domain, url, md5, sha1, sha256, "
+                "sha512, email, filename); default: guessed per value");
+  c->add_option("--delimiter", o.delimiter, "CSV: field delimiter")->capture_default_str();
+  c->add_option("--confidence", o.confidence, "CSV: confidence 0-100 of every row");
+  c->add_option("--feed", o.feed_name, "Feed name (default: the file name)");
+  c->add_option("--warninglists", o.warninglists,
+                "MISP warninglists directory: suppress known-benign indicators");
+}
+
+intel::CsvMapping csvMapping(const FeedOptions& o) {
+  intel::CsvMapping m;
+  m.value_column = o.column;
+  m.delimiter = o.delimiter;
+  m.confidence = o.confidence;
+  if (!o.type.empty()) {
+    auto t = intel::parseIndicatorType(o.type);
+    if (!t) throw CommandFailed("--type: unknown indicator type \"" + o.type + "\"");
+    m.type = *t;
+  }
+  return m;
+}
+
+std::unique_ptr<intel::Warninglists> loadWarninglists(const FeedOptions& o) {
+  if (o.warninglists.empty()) return nullptr;
+  auto wl = std::make_unique<intel::Warninglists>();
+  orFail(wl->loadDirectory(o.warninglists));
+  for (const auto& w : wl->warnings()) std::cerr << "warning: " << w << "\n";
+  return wl;
+}
+
+// Loads every feed into `builder`; a malformed feed ends the command naming file and position.
+std::vector<intel::ImportReport> loadFeeds(const FeedOptions& o, intel::IndexBuilder& builder,
+                                           const intel::Warninglists* wl) {
+  auto format = intel::parseFeedFormat(o.format);
+  if (!format) throw CommandFailed("--format: expected auto, stix, misp, misp-feed or csv");
+  intel::CsvMapping mapping = csvMapping(o);
+  std::vector<intel::ImportReport> reports;
+  for (const auto& file : o.files) {
+    intel::FeedInfo info;
+    info.name = o.feed_name;
+    auto batch = intel::loadFeed(file, *format, mapping, info);
+    if (!batch) {
+      core::Error e = batch.error();
+      if (e.field.find(file) == std::string::npos) e.field = file + (e.field.empty() ? "" : ": " + e.field);
+      throw CommandFailed(e);
+    }
+    intel::BuildOptions bo;
+    bo.warninglists = wl;
+    reports.push_back(builder.add(std::move(*batch), bo));
+  }
+  return reports;
+}
+
+nlohmann::json reportJson(const intel::ImportReport& r) {
+  auto items = [](const std::vector<intel::ImportReport::Item>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& i : v) a.push_back({{"where", i.where}, {"value", i.value}, {"reason", i.reason}});
+    return a;
+  };
+  return {{"feed", r.feed},           {"added", r.added},
+          {"updated", r.updated},     {"expired", r.expired},
+          {"suppressed", r.suppressed}, {"rejected", r.rejected},
+          {"rejections", items(r.rejections)}, {"suppressions", items(r.suppressions)},
+          {"warnings", r.warnings}};
+}
+
+void printReport(const std::string& file, const intel::ImportReport& r, size_t max_items) {
+  std::cout << file << ": feed \"" << r.feed << "\": added " << r.added << ", updated "
+            << r.updated << ", expired " << r.expired << ", suppressed " << r.suppressed
+            << ", rejected " << r.rejected << "\n";
+  size_t shown = 0;
+  for (const auto& i : r.rejections) {
+    if (shown++ >= max_items) break;
+    std::cout << "  rejected " << i.where << " \"" << i.value << "\": " << i.reason << "\n";
+  }
+  shown = 0;
+  for (const auto& i : r.suppressions) {
+    if (shown++ >= max_items) break;
+    std::cout << "  suppressed " << i.where << " \"" << i.value << "\": " << i.reason << "\n";
+  }
+  shown = 0;
+  for (const auto& w : r.warnings) {
+    if (shown++ >= max_items) break;
+    std::cout << "  warning: " << w << "\n";
+  }
+  if (r.rejections.size() > max_items || r.suppressions.size() > max_items ||
+      r.warnings.size() > max_items)
+    std::cout << "  (lists cut at " << max_items << "; --max-items or --json for more)\n";
+}
+
+void addCheck(CLI::App* intel) {
+  auto o = std::make_shared<FeedOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto max_items = std::make_shared<size_t>(20);
+  auto* c = intel->add_subcommand("check", "Parse feeds and print what an import would do");
+  c->add_option("FILE", o->files, "STIX bundle, MISP event or feed directory, CSV or list (.gz ok)")
+      ->required();
+  addFeedOptions(c, *o);
+  c->add_flag("--json", *json, "Print the import reports as one JSON array");
+  c->add_option("--max-items", *max_items, "Rejections/suppressions shown per feed")
+      ->capture_default_str();
+  c->callback([o, json, max_items] {
+    auto wl = loadWarninglists(*o);
+    intel::IndexBuilder builder;
+    auto reports = loadFeeds(*o, builder, wl.get());
+    if (*json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& r : reports) out.push_back(reportJson(r));
+      std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      return;
+    }
+    for (size_t i = 0; i < reports.size(); ++i) printReport(o->files[i], reports[i], *max_items);
+    auto ix = builder.build();
+    std::cout << ix->size() << " indicators in " << ix->feeds().size() << " feed(s), "
+              << ix->memoryBytes() << " bytes of index\n";
+  });
+}
+
+// Reads NDJSON (plain or gzip) a line at a time.
+class LineReader {
+ public:
+  explicit LineReader(const std::string& path) {
+    if (path == "-") {
+      file_ = gzdopen(0, "rb");
+    } else {
+      file_ = gzopen(path.c_str(), "rb");
+    }
+    if (file_ == nullptr) throw CommandFailed(path + ": cannot open");
+    gzbuffer(file_, 1 << 18);
+  }
+  ~LineReader() {
+    if (file_ != nullptr) gzclose(file_);
+  }
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  bool next(std::string& line) {
+    line.clear();
+    while (true) {
+      if (pos_ >= len_) {
+        int n = gzread(file_, buf_, sizeof buf_);
+        if (n <= 0) return !line.empty();
+        len_ = static_cast<size_t>(n);
+        pos_ = 0;
+      }
+      const char* start = buf_ + pos_;
+      const void* nl = std::memchr(start, '\n', len_ - pos_);
+      if (nl != nullptr) {
+        size_t take = static_cast<const char*>(nl) - start;
+        line.append(start, take);
+        pos_ += take + 1;
+        return true;
+      }
+      line.append(start, len_ - pos_);
+      pos_ = len_;
+    }
+  }
+
+ private:
+  gzFile file_ = nullptr;
+  char buf_[1 << 18];
+  size_t pos_ = 0, len_ = 0;
+};
+
+void addMatch(CLI::App* intel) {
+  struct MatchOptions {
+    FeedOptions feeds;
+    std::vector<std::string> events;
+    std::string out = "-", fields, allow;
+    bool ignore_validity = false;
+  };
+  auto o = std::make_shared<MatchOptions>();
+  auto* c = intel->add_subcommand(
+      "match", "Match events (NDJSON, .gz ok) against feeds offline; one JSON object per match");
+  c->add_option("--intel", o->feeds.files, "Feed files (as for `intel check`)")->required();
+  c->add_option("EVENTS", o->events, "NDJSON event files, '-' for standard input")->required();
+  c->add_option("--out", o->out, "Where the matches go ('-': standard output)")
+      ->capture_default_str();
+  c->add_option("--fields", o->fields, "Field map (YAML/JSON) instead of the built-in defaults");
+  c->add_option("--allow", o->allow, "Allow-list file: one IP, CIDR, domain or hash a line");
+  c->add_flag("--ignore-validity", o->ignore_validity,
+              "Match indicators outside their valid_from/valid_until (replaying old events)");
+  addFeedOptions(c, o->feeds);
+  c->callback([o] {
+    auto wl = loadWarninglists(o->feeds);
+    auto load_start = std::chrono::steady_clock::now();
+    intel::IndexBuilder builder;
+    auto reports = loadFeeds(o->feeds, builder, wl.get());
+    auto live = std::make_shared<intel::LiveIndex>();
+    live->store(builder.build());
+    double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+    for (const auto& r : reports)
+      std::cerr << "intel: feed \"" << r.feed << "\": added " << r.added << ", updated "
+                << r.updated << ", expired " << r.expired << ", suppressed " << r.suppressed
+                << ", rejected " << r.rejected << "\n";
+    intel::MatchConfig config = intel::MatchConfig::defaults();
+    if (!o->fields.empty()) config = orFail(intel::MatchConfig::parse(orFail(intel::readFileText(o->fields))));
+    intel::MatcherOptions mo;
+    mo.check_validity = !o->ignore_validity;
+    if (!o->allow.empty()) {
+      std::string text = orFail(intel::readFileText(o->allow));
+      std::vector<std::string> entries;
+      for (auto part : core::splitTrimmed(text, '\n')) entries.emplace_back(part);
+      mo.allow = orFail(intel::AllowList::parse(entries));
+    }
+    intel::Matcher matcher(live, std::move(config), std::move(mo));
+    std::ofstream file;
+    std::ostream* out = &std::cout;
+    if (o->out != "-") {
+      file.open(o->out, std::ios::binary | std::ios::trunc);
+      if (!file) throw CommandFailed(o->out + ": cannot write");
+      out = &file;
+    }
+    auto start = std::chrono::steady_clock::now();
+    std::vector<intel::Match> found;
+    std::string line;
+    for (const auto& path : o->events) {
+      LineReader reader(path);
+      while (reader.next(line)) {
+        if (core::trim(line).empty()) continue;
+        found.clear();
+        matcher.match(line, found);
+        for (const auto& m : found) *out << intel::matchJson(m, line) << "\n";
+      }
+    }
+    out->flush();
+    if (!*out) throw CommandFailed(o->out + ": write failed");
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto s = matcher.stats();
+    std::cerr << "intel: " << live->load()->size() << " indicators loaded in " << load_s
+              << " s; " << s.events << " events (" << s.bytes / 1e6 << " MB) in " << secs
+              << " s: " << s.matches << " matches, " << s.allowed << " allowed, " << s.filtered
+              << " outside validity or filtered, " << s.invalid << " not JSON; "
+              << (secs > 0 ? s.bytes / 1e6 / secs : 0) << " MB/s\n";
+  });
+}
+
+}  // namespace
+
+void registerIntelCommands(CLI::App& app) {
+  auto* intel = app.add_subcommand("intel", "Threat-intelligence feeds");
+  intel->require_subcommand(1);
+  addCheck(intel);
+  addMatch(intel);
+}
+
+}  // namespace td::app
