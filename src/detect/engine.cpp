@@ -25,6 +25,10 @@ struct Pattern {
   unsigned flags = 0;
   std::uint32_t db = 0;  // field slot, or fields.size() for keyword searches
   std::unique_ptr<RE2> fallback;
+  // Whole-value literals (no wildcard, anchored both ends) skip Hyperscan: one hash lookup per
+  // value answers all of them, far cheaper than a scan of a 4-byte EventID.
+  bool exact = false;
+  std::string literal;  // lower-cased when caseless
 };
 
 enum class CheckKind {
@@ -83,6 +87,9 @@ struct Engine::Impl {
     hs_database_t* db = nullptr;
     std::vector<std::uint32_t> ids;       // Hyperscan id -> pattern
     std::vector<std::uint32_t> fallback;  // patterns evaluated with RE2 instead
+    // Exact whole-value literals: value (lower-cased for caseless) -> patterns.
+    std::unordered_map<std::string, std::vector<std::uint32_t>> exact_ci, exact_cs;
+    size_t exact_max = 0;  // longest literal: longer values cannot hit
   };
   std::vector<Db> dbs;  // per slot, plus one for keywords
   hs_scratch_t* scratch = nullptr;
@@ -707,14 +714,25 @@ class Builder {
       return addCheck(c);
     }
     std::string regex;
+    bool exact = first == 0 && last == pieces.size();
+    std::string literal;
+    for (size_t i = first; i < last && exact; ++i) {
+      if (pieces[i].kind != Piece::Kind::kLit) exact = false;
+      literal += caseless ? static_cast<char>(std::tolower(static_cast<unsigned char>(pieces[i].c)))
+                          : pieces[i].c;
+    }
     if (first == 0) regex += '^';
     for (size_t i = first; i < last; ++i) {
       switch (pieces[i].kind) {
         case Piece::Kind::kLit: appendEscaped(regex, pieces[i].c); break;
+        // Keyword values are scanned as one buffer joined by NULs: wildcards stop at a NUL so
+        // that a match never spans two values.
         case Piece::Kind::kStar:
-          if (pieces[i - 1].kind != Piece::Kind::kStar) regex += ".*";
+          if (pieces[i - 1].kind != Piece::Kind::kStar) {
+            regex += db == kKeywordDbMarker ? "[^\\x00]*" : ".*";
+          }
           break;
-        case Piece::Kind::kOne: regex += '.'; break;
+        case Piece::Kind::kOne: regex += db == kKeywordDbMarker ? "[^\\x00]" : "."; break;
         case Piece::Kind::kDash: regex += "(?:\\x2d|\\x2f|\\xe2\\x80[\\x93\\x94\\x95])"; break;
       }
     }
@@ -731,6 +749,8 @@ class Builder {
       p.regex = std::move(regex);
       p.flags = flags;
       p.db = db;
+      p.exact = exact && db != kKeywordDbMarker;
+      if (p.exact) p.literal = std::move(literal);
       impl_.patterns.push_back(std::move(p));
       pattern = static_cast<std::uint32_t>(impl_.patterns.size() - 1);
       pattern_index_.emplace(key, pattern);
@@ -948,7 +968,17 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
   // One Hyperscan database per field (plus keywords).
   impl.dbs.resize(keyword_db + 1);
   std::vector<std::vector<std::uint32_t>> per_db(keyword_db + 1);
-  for (std::uint32_t i = 0; i < impl.patterns.size(); ++i) per_db[impl.patterns[i].db].push_back(i);
+  for (std::uint32_t i = 0; i < impl.patterns.size(); ++i) {
+    Pattern& p = impl.patterns[i];
+    if (p.exact) {
+      auto& d = impl.dbs[p.db];
+      auto& table = (p.flags & HS_FLAG_CASELESS) ? d.exact_ci : d.exact_cs;
+      table[p.literal].push_back(i);
+      d.exact_max = std::max(d.exact_max, p.literal.size());
+      continue;
+    }
+    per_db[p.db].push_back(i);
+  }
   size_t fallbacks = 0;
   for (std::uint32_t d = 0; d <= keyword_db; ++d) {
     auto& pats = per_db[d];
@@ -1044,6 +1074,8 @@ struct Matcher::State {
   std::uint32_t epoch = 0;
   std::vector<std::uint32_t> candidates;
   std::int32_t layout = -1;
+  std::string lower;     // lower-cased value for exact lookups
+  std::string keywords;  // the keyword values joined by NULs, scanned at once
   const Engine::Impl* impl = nullptr;
   const std::vector<std::uint32_t>* db_ids = nullptr;
 
@@ -1236,6 +1268,25 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   // One scan per present field of all the literals every rule has on that field.
   auto scan = [&](std::uint32_t db, std::string_view text) {
     const auto& d = impl.dbs[db];
+    if (text.size() <= d.exact_max) {
+      if (!d.exact_cs.empty()) {
+        st.lower.assign(text.begin(), text.end());
+        auto it = d.exact_cs.find(st.lower);
+        if (it != d.exact_cs.end()) {
+          for (auto pi : it->second) st.mark(pi);
+        }
+      }
+      if (!d.exact_ci.empty()) {
+        st.lower.assign(text.begin(), text.end());
+        for (auto& ch : st.lower) {
+          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+        }
+        auto it = d.exact_ci.find(st.lower);
+        if (it != d.exact_ci.end()) {
+          for (auto pi : it->second) st.mark(pi);
+        }
+      }
+    }
     if (d.db && st.scratch) {
       st.db_ids = &d.ids;
       hs_scan(d.db, text.data(), static_cast<unsigned>(text.size()), 0, st.scratch, onMatch, &st);
@@ -1247,13 +1298,25 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   const auto nfields = static_cast<std::uint32_t>(engine_->fields_.size());
   for (std::uint32_t s = 0; s < nfields; ++s) {
     const auto& d = impl.dbs[s];
-    if (!d.db && d.fallback.empty()) continue;
+    if (!d.db && d.fallback.empty() && d.exact_max == 0 && d.exact_ci.empty() &&
+        d.exact_cs.empty()) {
+      continue;
+    }
     for (const auto& v : st.fields.values(s)) {
       if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject) scan(s, v.text);
     }
   }
   if (impl.dbs[nfields].db || !impl.dbs[nfields].fallback.empty()) {
-    for (auto t : st.fields.keywordValues()) scan(nfields, t);
+    st.keywords.clear();
+    for (auto t : st.fields.keywordValues()) {
+      if (t.find('\0') != std::string_view::npos) {
+        scan(nfields, t);  // a NUL inside a value: scan it alone
+      } else {
+        st.keywords.append(t);
+        st.keywords += '\0';
+      }
+    }
+    if (!st.keywords.empty()) scan(nfields, st.keywords);
   }
 
   // Candidate rules: those a hit literal may make true, and those no literal guards.

@@ -202,7 +202,9 @@ TEST_F(SigmaCorpusTest, UnsupportedRulesAreRefusedWithALineOrLoad) {
   std::cout << "[ unsupported ] loaded " << report.rules_loaded << ", refused "
             << report.rules_refused << "\n";
   for (const auto& d : report.diagnostics) {
-    if (d.level == DiagnosticLevel::kError) EXPECT_GT(d.line, 0) << d.format();
+    if (d.level == DiagnosticLevel::kError) {
+      EXPECT_GT(d.line, 0) << d.format();
+    }
   }
 }
 
