@@ -1,5 +1,8 @@
 // Export over HTTP: CSV and NDJSON, streamed in chunks, with the list's filters.
+#include <atomic>
+#include <future>
 #include <sstream>
+#include <thread>
 
 #include "server/tests/api_fixture.h"
 
@@ -115,6 +118,54 @@ TEST_F(ExportTest, ExportNeedsReadAccessToTheProject) {
   EXPECT_EQ(get("/api/v1/threats/export", write_only).status, 403);
   Creds s = login("operator@a.test");
   EXPECT_EQ(get("/api/v1/threats/export?project=b-prod", s).status, 404);
+}
+
+
+TEST_F(ExportTest, StopLetsAnExportInFlightFinish) {
+  for (int i = 0; i < 3; ++i) seedMany(a_prod_, 1000, core::Severity::kHigh, "s" + std::to_string(i));
+  Creds t = bearer(a_prod_, store::Scope::kRead);
+  std::promise<void> first_chunk;
+  std::atomic<bool> signalled{false};
+  auto download = std::async(std::launch::async, [&] {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(30, 0);
+    size_t newlines = 0;
+    auto r = client.Get("/api/v1/threats/export?format=ndjson",
+                        {{"Authorization", "Bearer " + t.bearer}},
+                        [&](const char* data, size_t n) {
+                          newlines += std::count(data, data + n, '\n');
+                          if (!signalled.exchange(true)) {
+                            first_chunk.set_value();
+                            // A slow reader: the server must keep going after stop().
+                            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                          }
+                          return true;
+                        });
+    return std::make_pair(r ? r->status : 0, newlines);
+  });
+  first_chunk.get_future().wait();
+  server_->stop();  // returns once the export has been written
+  auto [status, newlines] = download.get();
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(newlines, 3000u);
+}
+
+TEST_F(ExportTest, ManyConcurrentClientsAreServed) {
+  seedMany(a_prod_, 50, core::Severity::kLow, "c");
+  Creds t = bearer(a_prod_, store::Scope::kRead | store::Scope::kWrite);
+  std::vector<std::future<int>> calls;
+  for (int i = 0; i < 16; ++i)
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      httplib::Client client("127.0.0.1", port_);
+      client.set_read_timeout(30, 0);
+      httplib::Headers h = {{"Authorization", "Bearer " + t.bearer}};
+      auto r = i % 2 == 0 ? client.Get("/api/v1/overview", h)
+                          : client.Post("/api/v1/threats", h,
+                                        Json{{"name", "parallel " + std::to_string(i)}}.dump(),
+                                        "application/json");
+      return r ? r->status : 0;
+    }));
+  for (size_t i = 0; i < calls.size(); ++i) EXPECT_EQ(calls[i].get(), i % 2 == 0 ? 200 : 201);
 }
 
 }  // namespace
