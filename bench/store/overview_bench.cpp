@@ -4,8 +4,11 @@
 // pages 1 and 100 (page 100 reached by following cursors). Prints p50/p99 and peak RSS.
 //
 //   store_overview_bench [threats=1000000] [iterations=30]
+#include <time.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 
 #include "bench_common.h"
@@ -17,13 +20,28 @@ namespace {
 
 struct Timing {
   std::string name;
-  std::vector<double> ms;
+  std::vector<double> ms;   // wall clock
+  std::vector<double> cpu;  // this thread's CPU time: what the query costs without contention
 };
 
-double timeMs(const std::function<void()>& f) {
-  const auto start = std::chrono::steady_clock::now();
-  f();
-  return bench::secondsSince(start) * 1000.0;
+double threadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// Runs `f` warm-up + `iterations` times, recording the timed runs.
+void measure(Timing& t, int iterations, const std::function<void()>& f) {
+  for (int i = 0; i < iterations + 3; ++i) {
+    const double cpu0 = threadCpuMs();
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    const double wall = bench::secondsSince(start) * 1000.0;
+    const double cpu = threadCpuMs() - cpu0;
+    if (i < 3) continue;  // the first runs warm caches
+    t.ms.push_back(wall);
+    t.cpu.push_back(cpu);
+  }
 }
 
 }  // namespace
@@ -149,31 +167,25 @@ int main(int argc, char** argv) {
 
   std::vector<Timing> timings;
   for (const auto& [name, filter] : sets) {
-    Timing t{"overview: " + name, {}};
+    Timing t{"overview: " + name, {}, {}};
     std::int64_t total = 0;
-    for (int i = 0; i < iterations + 3; ++i) {
-      store::OverviewRequest req;
-      req.filter = filter;
-      req.now = now;
-      const double ms = timeMs([&] {
-        auto ov = s.overview(req);
-        if (!ov) std::abort();
-        total = ov->total;
-      });
-      if (i >= 3) t.ms.push_back(ms);  // the first runs warm caches
-    }
+    store::OverviewRequest req;
+    req.filter = filter;
+    req.now = now;
+    measure(t, iterations, [&] {
+      auto ov = s.overview(req);
+      if (!ov) std::abort();
+      total = ov->total;
+    });
     t.name += " (" + std::to_string(total) + " threats)";
     timings.push_back(std::move(t));
   }
 
   store::PageRequest first;
-  Timing page1{"list: page 1 (last_seen desc, 50)", {}};
-  for (int i = 0; i < iterations + 3; ++i) {
-    const double ms = timeMs([&] {
-      if (!s.listThreats(base, first)) std::abort();
-    });
-    if (i >= 3) page1.ms.push_back(ms);
-  }
+  Timing page1{"list: page 1 (last_seen desc, 50)", {}, {}};
+  measure(page1, iterations, [&] {
+    if (!s.listThreats(base, first)) std::abort();
+  });
   timings.push_back(page1);
 
   store::PageRequest hundredth;
@@ -182,33 +194,29 @@ int main(int argc, char** argv) {
     if (!page || page->next_cursor.empty()) std::abort();
     hundredth.cursor = page->next_cursor;
   }
-  Timing page100{"list: page 100 (by cursor)", {}};
-  for (int i = 0; i < iterations + 3; ++i) {
-    const double ms = timeMs([&] {
-      if (!s.listThreats(base, hundredth)) std::abort();
-    });
-    if (i >= 3) page100.ms.push_back(ms);
-  }
+  Timing page100{"list: page 100 (by cursor)", {}, {}};
+  measure(page100, iterations, [&] {
+    if (!s.listThreats(base, hundredth)) std::abort();
+  });
   timings.push_back(page100);
 
   store::PageRequest by_score;
   by_score.sort = store::ThreatSort::kScore;
-  Timing filtered{"list: page 1 open HIGH+CRITICAL by score", {}};
+  Timing filtered{"list: page 1 open HIGH+CRITICAL by score", {}, {}};
   auto open_severe = severe;
   open_severe.open = true;
-  for (int i = 0; i < iterations + 3; ++i) {
-    const double ms = timeMs([&] {
-      if (!s.listThreats(open_severe, by_score)) std::abort();
-    });
-    if (i >= 3) filtered.ms.push_back(ms);
-  }
+  measure(filtered, iterations, [&] {
+    if (!s.listThreats(open_severe, by_score)) std::abort();
+  });
   timings.push_back(filtered);
 
-  std::printf("\n%-58s %9s %9s\n", ("query (" + std::to_string(iterations) + " runs each)").c_str(),
-              "p50 ms", "p99 ms");
+  std::printf("\n%-52s %13s %13s %13s %13s\n",
+              ("query (" + std::to_string(iterations) + " runs each)").c_str(), "wall p50 ms",
+              "wall p99 ms", "cpu p50 ms", "cpu p99 ms");
   for (const auto& t : timings)
-    std::printf("%-58s %9.1f %9.1f\n", t.name.c_str(), bench::quantileMs(t.ms, 0.5),
-                bench::quantileMs(t.ms, 0.99));
+    std::printf("%-52s %13.1f %13.1f %13.1f %13.1f\n", t.name.c_str(), bench::quantileMs(t.ms, 0.5),
+                bench::quantileMs(t.ms, 0.99), bench::quantileMs(t.cpu, 0.5),
+                bench::quantileMs(t.cpu, 0.99));
   std::printf("\npeak RSS              %.0f MiB\n", bench::peakRssMiB());
   return 0;
 }

@@ -3,6 +3,8 @@
 // rows into the same schema, measured in the same run on the same disk.
 //
 //   store_sink_bench [detections=1000000] [batch=2000] [duplicate_share=0.3]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +16,13 @@
 using namespace td;
 
 namespace {
+
+double processCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 // The detection stream: which unique key each position carries. Duplicates repeat a key already
 // sent (its threat is open), spread through the stream.
@@ -50,7 +59,7 @@ int main(int argc, char** argv) {
   const auto keys = keyStream(n, dup_share, key_rng);
 
   // --- the sink ---------------------------------------------------------------------------------
-  double sink_seconds = 0;
+  double sink_seconds = 0, sink_cpu = 0;
   std::int64_t created = 0, folded = 0;
   {
     bench::ScratchDir dir;
@@ -71,7 +80,9 @@ int main(int argc, char** argv) {
         detections.push_back(
             bench::detectionFor(tenant.project.id, keys[static_cast<size_t>(j)], t0 + j, rng));
       const auto start = std::chrono::steady_clock::now();
+      const double cpu0 = processCpuSeconds();
       auto r = s.applyDetections(detections, {}, actor);
+      sink_cpu += processCpuSeconds() - cpu0;
       sink_seconds += bench::secondsSince(start);
       if (!r) {
         std::fprintf(stderr, "applyDetections: %s\n", r.error().message.c_str());
@@ -83,7 +94,7 @@ int main(int argc, char** argv) {
   }
 
   // --- the ceiling: plain batched INSERT of one row per detection ------------------------------
-  double plain_seconds = 0;
+  double plain_seconds = 0, plain_cpu = 0;
   {
     bench::ScratchDir dir;
     auto opened = store::sqlite::SqliteStore::open(dir.path() + "/plain.db");
@@ -106,6 +117,7 @@ int main(int argc, char** argv) {
         dedup.push_back(core::dedupKey(detections.back()) + "#" + std::to_string(j));
       }
       const auto start = std::chrono::steady_clock::now();
+      const double cpu0 = processCpuSeconds();
       if (!c.exec("BEGIN IMMEDIATE")) return 1;
       auto st = c.prepare(
           "INSERT INTO threats (project_id, name, description, score, severity, kind, source, "
@@ -129,6 +141,7 @@ int main(int argc, char** argv) {
       }
       c.resetAll();
       if (!c.exec("COMMIT")) return 1;
+      plain_cpu += processCpuSeconds() - cpu0;
       plain_seconds += bench::secondsSince(start);
     }
   }
@@ -143,6 +156,8 @@ int main(int argc, char** argv) {
       sink_seconds, sink_rate, static_cast<long long>(created), static_cast<long long>(folded));
   std::printf("plain batched INSERT  %.2f s  %.0f rows/s\n", plain_seconds, plain_rate);
   std::printf("ratio sink / plain    %.2f  (goal >= 0.50)\n", sink_rate / plain_rate);
+  std::printf("CPU time (user+sys)   sink %.1f s, plain %.1f s: ratio by CPU %.2f\n", sink_cpu,
+              plain_cpu, plain_cpu / sink_cpu);
   std::printf("peak RSS              %.0f MiB\n", bench::peakRssMiB());
   return 0;
 }

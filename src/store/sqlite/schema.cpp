@@ -163,6 +163,22 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_threat ON outbox (threat_id);
 )sql"},
+      // Samples keyed by (threat, sequence number) in one B-tree: the sink appends a sample with
+      // one random write instead of a table append plus a random index write.
+      {2, R"sql(
+CREATE TABLE evidence_samples_v2 (
+  threat_id BIGINT NOT NULL REFERENCES threats(id),
+  seq INTEGER NOT NULL,
+  at BIGINT NOT NULL,
+  evidence TEXT NOT NULL,
+  PRIMARY KEY (threat_id, seq)
+) WITHOUT ROWID;
+INSERT INTO evidence_samples_v2 (threat_id, seq, at, evidence)
+  SELECT threat_id, row_number() OVER (PARTITION BY threat_id ORDER BY id), at, evidence
+  FROM evidence_samples;
+DROP TABLE evidence_samples;
+ALTER TABLE evidence_samples_v2 RENAME TO evidence_samples;
+)sql"},
   };
   return kMigrations;
 }

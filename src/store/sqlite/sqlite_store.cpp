@@ -343,18 +343,24 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
 
 SqliteStore::~SqliteStore() = default;
 
-Status SqliteStore::reloadIndex() {
-  std::lock_guard lock(write_mu_);
-  index_.clear();
-  auto count = writer_->prepare("SELECT count(*) FROM threats");
-  if (!count) return fail(count.error());
-  TD_CHECK((*count)->step());
-  index_.reserve(static_cast<size_t>((*count)->i64(0)));
-  (*count)->reset();
+namespace {
+// Rows written by another connection are picked up by updated_at; the margin covers a
+// transaction that stamped its rows a little before it committed.
+constexpr TimeMs kRefreshMarginMs = 60'000;
+}  // namespace
+
+Status SqliteStore::loadIndexRows(std::optional<TimeMs> updated_since) {
   TD_TRY(st, writer_->prepare(
-                 "SELECT id, project_id, score, severity, kind, closed, state_id, group_id, "
-                 "outcome_id, owner_id, source, entity_group, host, entity_type, entity_value, "
-                 "rule_id, name, created_at, last_seen FROM threats ORDER BY id"));
+                 updated_since
+                     ? "SELECT id, project_id, score, severity, kind, closed, state_id, group_id, "
+                       "outcome_id, owner_id, source, entity_group, host, entity_type, "
+                       "entity_value, rule_id, name, created_at, last_seen FROM threats "
+                       "WHERE updated_at >= ?"
+                     : "SELECT id, project_id, score, severity, kind, closed, state_id, group_id, "
+                       "outcome_id, owner_id, source, entity_group, host, entity_type, "
+                       "entity_value, rule_id, name, created_at, last_seen FROM threats "
+                       "ORDER BY id"));
+  if (updated_since) st->bind(1, *updated_since);
   while (true) {
     TD_TRY(row, st->step());
     if (!row) break;
@@ -382,6 +388,51 @@ Status SqliteStore::reloadIndex() {
   }
   st->reset();
   return {};
+}
+
+Result<std::int64_t> SqliteStore::dataVersion() {
+  TD_TRY(st, writer_->prepare("PRAGMA data_version"));
+  TD_TRY(row, st->step());
+  const std::int64_t v = row ? st->i64(0) : 0;
+  st->reset();
+  return v;
+}
+
+Status SqliteStore::reloadIndex() {
+  std::lock_guard lock(write_mu_);
+  const TimeMs started = core::nowMs();
+  TD_TRY(version, dataVersion());
+  index_.clear();
+  auto count = writer_->prepare("SELECT count(*) FROM threats");
+  if (!count) return fail(count.error());
+  TD_CHECK((*count)->step());
+  index_.reserve(static_cast<size_t>((*count)->i64(0)));
+  (*count)->reset();
+  TD_CHECK(loadIndexRows(std::nullopt));
+  data_version_ = version;
+  refreshed_at_ = started;
+  return {};
+}
+
+Status SqliteStore::refreshIfChanged() {
+  // write_mu_ held. data_version moves only when another connection (another process: the CLI
+  // beside a running server) commits; our own writes update the index as they commit.
+  TD_TRY(version, dataVersion());
+  if (version == data_version_) return {};
+  const TimeMs started = core::nowMs();
+  TD_CHECK(loadIndexRows(refreshed_at_ - kRefreshMarginMs));
+  data_version_ = version;
+  refreshed_at_ = started;
+  project_info_.clear();  // states may have changed too
+  return {};
+}
+
+Status SqliteStore::refreshIndex() {
+  // A read never waits for a sink batch to check: while the writer is busy it refreshes by
+  // itself before each write, and the next idle read catches up.
+  std::unique_lock lock(write_mu_, std::try_to_lock);
+  if (!lock) return {};
+  return refreshIfChanged();
 }
 
 SqliteStore::Reader::~Reader() {
@@ -911,6 +962,7 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
   }
 
   std::lock_guard lock(write_mu_);
+  TD_CHECK(refreshIfChanged());
   // Referential checks before the transaction: the project exists and its organisation has
   // states; an initial group is a threat_group of that organisation.
   std::unordered_map<TagId, TagValue> groups_seen;
@@ -948,8 +1000,9 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
                      "RETURNING id, count, last_seen"));
   TD_TRY(outbox, writer_->prepare("INSERT INTO outbox (project_id, threat_id, kind, payload, "
                                   "created_at) VALUES (?, ?, ?, ?, ?)"));
-  TD_TRY(sample, writer_->prepare(
-                     "INSERT INTO evidence_samples (threat_id, at, evidence) VALUES (?, ?, ?)"));
+  TD_TRY(sample,
+         writer_->prepare(
+             "INSERT INTO evidence_samples (threat_id, seq, at, evidence) VALUES (?, ?, ?, ?)"));
 
   struct Written {
     ThreatId id;
@@ -986,7 +1039,8 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
     const bool created = count == n;
     written.push_back({id, created, last_seen});
     size_t next_sample = 1;  // the first detection's evidence is the threat's own
-    std::int64_t room = kEvidenceSamples;
+    std::int64_t held = 0;   // samples the threat keeps already
+
     if (created) {
       ++result.created;
       result.updated += n - 1;  // the batch's own duplicates folded into the new threat
@@ -1005,14 +1059,14 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
     } else {
       result.updated += n;
       // Samples so far: one per earlier duplicate, up to the bound. No SELECT needed.
-      const std::int64_t before = count - n;
-      room = kEvidenceSamples - std::min<std::int64_t>(before - 1, kEvidenceSamples);
+      held = std::min<std::int64_t>(count - n - 1, kEvidenceSamples);
       next_sample = 0;
     }
-    for (size_t m = next_sample; m < f.members.size() && room > 0; ++m, --room) {
+    for (size_t m = next_sample; m < f.members.size() && held < kEvidenceSamples; ++m) {
       const auto& dup = batch[f.members[m]];
       sample->reset();
-      sample->bind(1, id).bind(2, dup.seen_at ? dup.seen_at : now).bind(3, dup.evidence_json);
+      sample->bind(1, id).bind(2, ++held).bind(3, dup.seen_at ? dup.seen_at : now);
+      sample->bind(4, dup.evidence_json);
       TD_CHECK(sample->run());
     }
   }
@@ -1067,6 +1121,7 @@ Result<core::Threat> SqliteStore::getThreat(ThreatId id) {
 Result<core::Threat> SqliteStore::changeThreat(ThreatId id, const ThreatChange& change,
                                                const Actor& actor) {
   std::lock_guard lock(write_mu_);
+  TD_CHECK(refreshIfChanged());
   Transaction tx(*writer_);
   TD_CHECK(tx.begin());
   TD_TRY(before, readThreat(*writer_, id));
@@ -1295,7 +1350,7 @@ Result<std::vector<TimelineEntry>> SqliteStore::timeline(ThreatId id) {
 Result<std::vector<std::string>> SqliteStore::evidenceSamples(ThreatId id) {
   TD_TRY(c, reader());
   TD_CHECK(readThreat(*c, id));
-  TD_TRY(st, c->prepare("SELECT evidence FROM evidence_samples WHERE threat_id = ? ORDER BY id"));
+  TD_TRY(st, c->prepare("SELECT evidence FROM evidence_samples WHERE threat_id = ? ORDER BY seq"));
   st->bind(1, id);
   std::vector<std::string> out;
   while (true) {
@@ -1408,6 +1463,7 @@ Status checkLimit(const PageRequest& page) {
 
 Result<ThreatPage> SqliteStore::listThreats(const ThreatFilter& filter, const PageRequest& page) {
   TD_CHECK(checkLimit(page));
+  TD_CHECK(refreshIndex());
   TD_TRY(c, reader());
   ReadTransaction snapshot(*c);
   TD_CHECK(snapshot.begin());
@@ -1417,6 +1473,7 @@ Result<ThreatPage> SqliteStore::listThreats(const ThreatFilter& filter, const Pa
 
 Result<Overview> SqliteStore::overview(const OverviewRequest& request) {
   TD_CHECK(checkLimit(request.page));
+  TD_CHECK(refreshIndex());
   TD_TRY(c, reader());
   ReadTransaction snapshot(*c);
   TD_CHECK(snapshot.begin());
@@ -1489,6 +1546,7 @@ Result<Overview> SqliteStore::overview(const OverviewRequest& request) {
 
 Status SqliteStore::exportThreats(const ThreatFilter& filter, const PageRequest& order,
                                   const std::function<bool(const core::Threat&)>& row) {
+  TD_CHECK(refreshIndex());
   TD_TRY(c, reader());
   TD_TRY(f, resolveFilter(*c, filter));
   PageRequest page = order;
@@ -1505,6 +1563,7 @@ Status SqliteStore::exportThreats(const ThreatFilter& filter, const PageRequest&
 
 Result<std::vector<std::pair<std::string, std::array<std::int64_t, core::kSeverityCount>>>>
 SqliteStore::countsByStateAndSeverity() {
+  TD_CHECK(refreshIndex());
   auto by_id = index_.countsByState();
   TD_TRY(c, reader());
   TD_TRY(st, c->prepare("SELECT name FROM tags WHERE id = ?"));

@@ -112,6 +112,12 @@ class SqliteStore final : public Store {
   Result<core::Threat> readThreat(Connection& c, ThreatId id);
   Result<IndexFilter> resolveFilter(Connection& c, const ThreatFilter& filter);
   Result<ProjectInfo> projectInfo(ProjectId id);  // write_mu_ held
+  // Loads threats into the index: all (at open) or those updated since a time. write_mu_ held.
+  Status loadIndexRows(std::optional<TimeMs> updated_since);
+  Result<std::int64_t> dataVersion();  // write_mu_ held
+  // Picks up threats that another process wrote to the same file. write_mu_ held.
+  Status refreshIfChanged();
+  Status refreshIndex();  // takes write_mu_ when free
   Result<TagValue> readTag(Connection& c, TagId id);
   Result<std::vector<TagValue>> readTags(Connection& c, OrgId org, TagKind kind);
   Result<ThreatPage> hydrate(Connection& c, const IndexPage& ip, const PageRequest& page);
@@ -122,6 +128,8 @@ class SqliteStore final : public Store {
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;                       // guarded by write_mu_
   std::unordered_map<ProjectId, ProjectInfo> project_info_;  // guarded by write_mu_
+  std::int64_t data_version_ = 0;                            // guarded by write_mu_
+  TimeMs refreshed_at_ = 0;                                  // guarded by write_mu_
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
   ThreatIndex index_;

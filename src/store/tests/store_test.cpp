@@ -706,6 +706,38 @@ TEST_P(StoreTest, ReopenedStoreAnswersFromWhatItKept) {
   EXPECT_EQ(more->created, 0);  // the folded key survived the reopen
 }
 
+TEST_P(StoreTest, ThreatsWrittenByAnotherInstanceShowUpInLists) {
+  // Another process on the same SQLite file (the CLI beside a running server), or another node
+  // on the same PostgreSQL database.
+  auto t = makeTenant("Acme");
+  ASSERT_TRUE(store().applyDetections({detection(t.project.id, "r1", "h1")}, {}, alice_));
+  ThreatFilter f;
+  f.project_id = t.project.id;
+  EXPECT_EQ(store().listThreats(f, {})->total, 1);
+
+  auto other = GetParam().open(dir_);
+  ASSERT_TRUE(other) << other.error().message;
+  auto r = (*other)->applyDetections(
+      {detection(t.project.id, "r2", "h2"), detection(t.project.id, "r1", "h1", 1'800'000'000'000)},
+      {}, alice_);
+  ASSERT_TRUE(r) << r.error().message;
+  ThreatChange c;
+  c.group_id = t.groups[2].id;
+  ASSERT_TRUE((*other)->changeThreat(r->threat_ids[1], c, alice_));
+
+  auto page = store().listThreats(f, {});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, 2);
+  f.groups = {"Patching"};
+  EXPECT_EQ(store().listThreats(f, {})->total, 1);
+  PageRequest by_time;
+  ASSERT_FALSE(store().listThreats({}, by_time)->items.empty());
+  EXPECT_EQ(store().listThreats({}, by_time)->items.front().last_seen, 1'800'000'000'000);
+  // And this instance's own writes still fold into the other's threats.
+  auto mine = store().applyDetections({detection(t.project.id, "r2", "h2")}, {}, alice_);
+  EXPECT_EQ(mine->created, 0);
+}
+
 TEST_P(StoreTest, CountsByStateAndSeverityCoverEveryProject) {
   auto a = makeTenant("Acme");
   auto b = makeTenant("Beta");
