@@ -513,7 +513,21 @@ void Server::installHandlers() {
   }
   // Runs before routing: bounds what the route regular expressions below ever see (libstdc++'s
   // regex matcher recurses per character).
+  //
+  // It also refuses compressed request bodies: cpp-httplib 0.11 inflates them without applying
+  // the body limit to the inflated size, so 64 KiB of gzip could become gigabytes in memory.
+  // Runs before the body is read, so nothing is inflated.
   http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && !core::equalsIgnoreCase(encoding, "identity")) {
+      res.status = 415;
+      res.set_header("Connection", "close");
+      res.set_content(dumpJson(encodeError({ErrorCode::kInvalidArgument,
+                                            "compressed request bodies are not accepted",
+                                            "Content-Encoding"})),
+                      "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path.size() <= kMaxPathLength) return httplib::Server::HandlerResponse::Unhandled;
     res.status = 400;
     res.set_content(dumpJson(encodeError({ErrorCode::kInvalidArgument, "the path is too long",

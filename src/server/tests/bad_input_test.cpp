@@ -1,5 +1,7 @@
 // Bad input over HTTP: every failure is a JSON error with the right status and field, never a
 // 500 and never a crash.
+#include <zlib.h>
+
 #include "server/tests/api_fixture.h"
 
 namespace td::server {
@@ -19,7 +21,9 @@ class BadInputTest : public ApiTest {
     EXPECT_TRUE(a.json["error"]["code"].is_string());
     EXPECT_TRUE(a.json["error"]["message"].is_string());
     EXPECT_TRUE(a.json["error"].contains("field"));
-    if (!field.empty()) EXPECT_EQ(a.errorField(), field) << where << ": " << a.body;
+    if (!field.empty()) {
+      EXPECT_EQ(a.errorField(), field) << where << ": " << a.body;
+    }
   }
   HttpAnswer create(const std::string& raw) { return call("POST", "/api/v1/threats", t_, raw); }
   Creds t_;
@@ -210,6 +214,48 @@ TEST_F(BadInputTest, ServerSurvivesGarbageAndKeepsServing) {
     EXPECT_GE(a.status, 400) << raw.substr(0, 40);
     EXPECT_LT(a.status, 500) << raw.substr(0, 40) << ": " << a.body;
   }
+  EXPECT_EQ(get("/healthz", {}).status, 200);
+}
+
+
+// gzip of `n` zero bytes: a few KiB on the wire that would inflate to `n` in memory.
+std::string gzipZeros(size_t n) {
+  z_stream z{};
+  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY);
+  std::string zeros(1 << 20, '\0');
+  std::string out;
+  char buf[1 << 16];
+  size_t left = n;
+  while (true) {
+    const size_t take = std::min(left, zeros.size());
+    z.next_in = reinterpret_cast<Bytef*>(zeros.data());
+    z.avail_in = static_cast<uInt>(take);
+    left -= take;
+    const int flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof(buf);
+      deflate(&z, flush);
+      out.append(buf, sizeof(buf) - z.avail_out);
+    } while (z.avail_out == 0);
+    if (flush == Z_FINISH) break;
+  }
+  deflateEnd(&z);
+  return out;
+}
+
+TEST_F(BadInputTest, CompressedBodyIsLimitedAfterInflating) {
+  // 64 MiB of zeros in ~64 KiB of gzip, against a 1 MiB body limit.
+  const std::string bomb = gzipZeros(64u << 20);
+  ASSERT_LT(bomb.size(), 1u << 20);
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(30, 0);
+  auto r = client.Post("/api/v1/threats",
+                       {{"Authorization", "Bearer " + t_.bearer}, {"Content-Encoding", "gzip"}},
+                       bomb, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415);
+  EXPECT_NE(r->body.find("Content-Encoding"), std::string::npos);
   EXPECT_EQ(get("/healthz", {}).status, 200);
 }
 
