@@ -181,10 +181,18 @@ core::Result<std::string> normalizeUrl(std::string_view raw) {
     out.push_back('@');
   }
   std::string host;
-  for (char c : parts->host) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == '/' || c == '\\' || c == '%' ||
-        c == '<' || c == '>' || c == '"')
-      return fail(ErrorCode::kInvalidArgument, "invalid character in URL host");
+  const bool literal = parts->host.front() == '[';
+  for (size_t i = 0; i < parts->host.size(); ++i) {
+    char c = parts->host[i];
+    bool bracket = literal && (i == 0 || i + 1 == parts->host.size());
+    // A bracketed host is an IPv6 literal (hex, ':' and '.' only); any other host may not hold
+    // ':' or brackets, or the port would be ambiguous when the URL is read again.
+    bool ok = literal ? (bracket || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                         (c >= 'A' && c <= 'F') || c == ':' || c == '.')
+                      : !(static_cast<unsigned char>(c) <= 0x20 || c == '/' || c == '\\' ||
+                          c == '%' || c == '<' || c == '>' || c == '"' || c == ':' || c == '[' ||
+                          c == ']' || c == '@');
+    if (!ok) return fail(ErrorCode::kInvalidArgument, "invalid character in URL host");
     host.push_back(lowerAscii(c));
   }
   while (!host.empty() && host.back() == '.') host.pop_back();

@@ -57,5 +57,21 @@ TEST(UrlTest, RejectsWhatIsNotAUrl) {
   EXPECT_EQ(norm(std::string(9000, 'a')).substr(0, 6), "ERROR:");
 }
 
+// Found by fuzz/intel_url: a host holding ':' and '[' normalised to a URL that no longer parsed.
+TEST(UrlTest, RegressionHostWithColonAndBracketIsRejected) {
+  EXPECT_EQ(norm("https://3:[D829B[::1]:443/x y").substr(0, 6), "ERROR:");
+  EXPECT_EQ(norm("http://a:b:80/").substr(0, 6), "ERROR:");
+  EXPECT_EQ(norm("http://[fe80::1%25eth0]/").substr(0, 6), "ERROR:");
+}
+
+TEST(UrlTest, NormalisationIsIdempotent) {
+  for (const char* u : {"HTTP://User@EVIL.example.:80/a/./b/../%7e?q=%3d#f",
+                        "https://[2001:DB8::1]:443/x y", "evil.example/path%", "ftp://h/%2e%2e/x"}) {
+    auto once = normalizeUrl(u);
+    ASSERT_TRUE(once) << u;
+    EXPECT_EQ(norm(*once), *once) << u;
+  }
+}
+
 }  // namespace
 }  // namespace td::intel
