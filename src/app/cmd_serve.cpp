@@ -1,0 +1,115 @@
+#include "app/cmd_serve.h"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "app/cli.h"
+#include "app/demo.h"
+#include "server/server.h"
+#include "triage/service.h"
+
+namespace td::app {
+namespace {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string store = kDefaultStore;
+  std::string web_dir;
+  int threads = 8;
+  bool demo = false;
+};
+
+core::Result<std::pair<std::string, int>> parseListen(const std::string& text) {
+  const auto colon = text.rfind(':');
+  auto bad = [&] {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "expected HOST:PORT such as 127.0.0.1:8080, got '" + text + "'", "--listen");
+  };
+  if (colon == std::string::npos || colon == 0) return bad();
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  const std::string digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return bad();
+  port = std::stoi(digits);
+  if (port > 65535) return bad();
+  return std::make_pair(host, port);
+}
+
+// The built web UI: --web, else web/dist beside the working directory, else none.
+std::string findWebDir(const std::string& option) {
+  if (!option.empty()) return option;
+  for (const char* candidate : {"web/dist", "share/threatdesk/web"})
+    if (std::filesystem::exists(std::filesystem::path(candidate) / "index.html")) return candidate;
+  return {};
+}
+
+int waitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+void serve(const ServeOptions& o) {
+  // Block the signals in every thread the server starts; the main thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto [host, port] = orFail(parseListen(o.listen));
+  if (o.threads < 1 || o.threads > 256) throw CommandFailed("--threads: expected 1-256");
+  auto store = openStoreOrFail(o.store);
+  if (o.demo) {
+    DemoSeeded seeded = orFail(seedDemo(*store, core::nowMs()));
+    if (seeded.seeded) {
+      std::cout << "Demo data seeded: " << seeded.threats << " threats.\n"
+                << "Log in as " << seeded.admin_email << " with password "
+                << seeded.admin_password << " (shown once; change it with "
+                << "`threatdesk user passwd`).\n"
+                << std::flush;
+    } else {
+      std::cout << "The store holds data already; no demo data seeded.\n";
+    }
+  }
+  triage::TriageService triage(*store);
+  server::ServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.threads = o.threads;
+  options.static_dir = findWebDir(o.web_dir);
+  server::Server server(*store, triage, options);
+  int bound = orFail(server.start());
+  std::cout << "ThreatDesk serving http://" << host << ":" << bound << "/\n" << std::flush;
+  const int signal = waitForSignal();
+  spdlog::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  // Requests in flight finish; every change they acknowledged is committed by then.
+  server.stop();
+  spdlog::info("stopped cleanly");
+}
+
+}  // namespace
+
+void registerServeCommand(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Serve the API and web UI until SIGTERM");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  addStoreOption(cmd, o->store);
+  cmd->add_flag("--demo", o->demo, "Seed demo data into an empty store and print the admin login");
+  cmd->add_option("--web", o->web_dir, "Directory of the built web UI (default: web/dist)");
+  cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str();
+  cmd->callback([o] { serve(*o); });
+}
+
+}  // namespace td::app

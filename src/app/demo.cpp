@@ -1,0 +1,224 @@
+#include "app/demo.h"
+
+#include <array>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "server/auth.h"
+#include "triage/service.h"
+
+namespace td::app {
+namespace {
+
+using core::Severity;
+
+struct Template {
+  const char* name;
+  std::string_view source;
+  Severity severity;
+  const char* rule_id;
+  const char* rule_group;
+  const char* tag;
+  const char* entity_type;  // host, user, ip, asset
+  const char* group;        // initial queue
+};
+
+// Made up for the demo, modelled on what Sigma rules, intel feeds and SBOM scans raise.
+constexpr std::array<Template, 16> kTemplates = {{
+    {"Suspicious Encoded PowerShell Command Line", core::source::kRule, Severity::kHigh,
+     "ca2092a1-c273-4878-9b4b-0d60115bf5ea", "Windows Process Creation", "T1059.001", "host",
+     "L1 Support"},
+    {"Mimikatz Command Line", core::source::kRule, Severity::kCritical,
+     "a642964e-bead-4bed-8910-1bb4d63e3b4d", "Credential Access", "T1003.001", "host",
+     "L2 Support"},
+    {"LSASS Memory Access by Unusual Process", core::source::kRule, Severity::kHigh,
+     "32d0d3e2-e58d-4d41-926b-18b520b2b32d", "Credential Access", "T1003.001", "host",
+     "L2 Support"},
+    {"Scheduled Task Created from Temp Folder", core::source::kRule, Severity::kMedium,
+     "92626ddd-662c-49e3-ac59-f6535f12d189", "Persistence", "T1053.005", "host", "L1 Support"},
+    {"Windows Defender Real-Time Protection Disabled", core::source::kRule, Severity::kHigh,
+     "fd115e64-97c7-491f-951c-fc8da7e042fa", "Defense Evasion", "T1562.001", "host",
+     "L1 Support"},
+    {"Brute Force: Many Failed Logons for One User", core::source::kRule, Severity::kMedium,
+     "brute-force-threshold", "Correlation", "T1110", "user", "L1 Support"},
+    {"RDP Logon from Unusual Source", core::source::kRule, Severity::kLow,
+     "rdp-unusual-source", "Lateral Movement", "T1021.001", "user", "L1 Support"},
+    {"Connection to Known C2 Server (Feodo Tracker)", core::source::kIntel, Severity::kCritical,
+     "feodo-ipblocklist", "abuse.ch", "T1071.001", "ip", "L2 Support"},
+    {"DNS Query for Known Phishing Domain", core::source::kIntel, Severity::kHigh,
+     "misp-phishing-domains", "MISP", "T1566.002", "host", "L1 Support"},
+    {"File Hash Matches Emotet Sample", core::source::kIntel, Severity::kCritical,
+     "threatfox-hashes", "ThreatFox", "T1204.002", "host", "L2 Support"},
+    {"CVE-2024-3094 in xz-utils 5.6.0", core::source::kVulnerability, Severity::kCritical,
+     "CVE-2024-3094", "OSV", "", "asset", "Patching"},
+    {"CVE-2021-44228 (Log4Shell) in log4j-core 2.14.1", core::source::kVulnerability,
+     Severity::kCritical, "CVE-2021-44228", "OSV", "", "asset", "Patching"},
+    {"GHSA-jf85-cpcp-j695 in lodash 4.17.11", core::source::kVulnerability, Severity::kHigh,
+     "GHSA-jf85-cpcp-j695", "OSV", "", "asset", "Patching"},
+    {"CVE-2023-44487 (HTTP/2 Rapid Reset) in golang.org/x/net", core::source::kVulnerability,
+     Severity::kMedium, "CVE-2023-44487", "OSV", "", "asset", "Patching"},
+    {"Phishing E-mail Reported by Finance", core::source::kManual, Severity::kMedium, "", "", "T1566",
+     "user", "L1 Support"},
+    {"EDR Quarantined Trojan", core::source::kApi, Severity::kHigh, "edr-quarantine", "EDR",
+     "T1204", "host", "L1 Support"},
+}};
+
+constexpr std::array<const char*, 8> kUsers = {"alice", "bob", "carol", "dave",
+                                               "erin",  "frank", "grace", "heidi"};
+constexpr std::array<const char*, 6> kAssets = {"payments-api", "checkout-web", "ledger-db",
+                                                "auth-service", "reporting-etl", "mobile-bff"};
+constexpr std::array<const char*, 6> kIps = {"198.51.100.23", "203.0.113.77", "192.0.2.145",
+                                             "198.51.100.201", "203.0.113.9", "192.0.2.18"};
+
+std::string hostName(std::mt19937& rng) {
+  std::uniform_int_distribution<int> pick(0, 99);
+  int n = pick(rng);
+  if (n < 70) return fmt::format("WS-{:03d}", n + 1);
+  if (n < 80) return "SRV-DC0" + std::to_string(n % 3 + 1);
+  if (n < 92) return "SRV-FILE0" + std::to_string(n % 4 + 1);
+  return "web-0" + std::to_string(n % 5 + 1);
+}
+
+std::string entityGroupOf(const std::string& host) {
+  if (host.rfind("WS-", 0) == 0) return "Workstations";
+  if (host.rfind("SRV-DC", 0) == 0) return "Domain Controllers";
+  if (host.rfind("web-", 0) == 0) return "DMZ";
+  return "Servers";
+}
+
+}  // namespace
+
+core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
+  DemoSeeded out;
+  auto orgs = store.listOrgs();
+  if (!orgs) return core::fail(orgs.error());
+  if (!orgs->empty()) return out;
+
+  triage::TriageService triage(store);
+  auto org = store.createOrg("Demo Security", std::nullopt);
+  if (!org) return core::fail(org.error());
+  if (auto s = triage.seedDefaultTags(org->id); !s) return core::fail(s.error());
+  for (const char* extra : {"Patching", "Incident Response"})
+    if (auto t = triage.addTag(org->id, store::TagKind::kGroup, extra, std::nullopt); !t)
+      return core::fail(t.error());
+
+  auto corporate = store.createProject(org->id, "Corporate IT");
+  if (!corporate) return core::fail(corporate.error());
+  auto payments = store.createProject(org->id, "Payments Platform");
+  if (!payments) return core::fail(payments.error());
+
+  out.admin_email = "admin@demo.local";
+  out.admin_password = server::generatePassword();
+  store::User admin;
+  admin.org_id = org->id;
+  admin.email = out.admin_email;
+  admin.display_name = "Demo Admin";
+  admin.role = store::Role::kAdmin;
+  auto hash = server::hashPassword(out.admin_password);
+  if (!hash) return core::fail(hash.error());
+  admin.password_hash = *hash;
+  if (auto u = store.createUser(admin); !u) return core::fail(u.error());
+  for (const char* analyst : {"alice@demo.local", "bob@demo.local"}) {
+    store::User u;
+    u.org_id = org->id;
+    u.email = analyst;
+    u.role = store::Role::kOperator;
+    u.time_zone = "Europe/London";
+    u.password_hash = *server::hashPassword(server::generatePassword());
+    if (auto created = store.createUser(u); !created) return core::fail(created.error());
+  }
+
+  auto groups = store.listTags(org->id, store::TagKind::kGroup);
+  if (!groups) return core::fail(groups.error());
+  auto groupId = [&](std::string_view name) -> std::optional<core::TagId> {
+    for (const auto& g : *groups)
+      if (g.name == name) return g.id;
+    return std::nullopt;
+  };
+
+  // A fixed seed keeps the demo the same from one run to the next, relative to today.
+  std::mt19937 rng(20261123);
+  std::uniform_int_distribution<int> pick_template(0, kTemplates.size() - 1);
+  std::exponential_distribution<double> age_days(1.0 / 9.0);
+  std::vector<core::Detection> detections;
+  std::vector<std::optional<core::TagId>> group_ids;
+  for (int i = 0; i < 520; ++i) {
+    const Template& t = kTemplates[pick_template(rng)];
+    core::Detection d;
+    const bool vuln = t.source == core::source::kVulnerability;
+    d.project_id = vuln || i % 5 == 0 ? payments->id : corporate->id;
+    d.name = t.name;
+    d.source = std::string(t.source);
+    d.severity = t.severity;
+    d.score = std::clamp(core::scoreForSeverity(t.severity) + int(rng() % 15) - 7, 0, 100);
+    d.kind = t.severity >= Severity::kHigh ? core::ThreatKind::kThreat : core::ThreatKind::kSignal;
+    d.rule_id = t.rule_id;
+    d.rule_group = t.rule_group;
+    if (*t.tag) d.tags = {t.tag};
+    std::string host = hostName(rng);
+    const std::string type = t.entity_type;
+    if (type == "host") {
+      d.entity = {"host", host};
+    } else if (type == "user") {
+      d.entity = {"user", kUsers[rng() % kUsers.size()]};
+    } else if (type == "ip") {
+      d.entity = {"ip", kIps[rng() % kIps.size()]};
+    } else {
+      host = kAssets[rng() % kAssets.size()];
+      d.entity = {"asset", host};
+    }
+    d.host = host;
+    d.entity_group = vuln ? "Applications" : entityGroupOf(host);
+    d.description = std::string(t.name) + " on " + host + ".";
+    d.evidence_json = "{\"demo\":true,\"host\":\"" + host + "\",\"sequence\":" + std::to_string(i) + "}";
+    d.seen_at = now - static_cast<core::TimeMs>(std::min(age_days(rng), 29.9) * core::kDayMs);
+    detections.push_back(std::move(d));
+    group_ids.push_back(groupId(t.group));
+  }
+  // Oldest first, as they would have arrived.
+  std::vector<size_t> order(detections.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return detections[a].seen_at < detections[b].seen_at; });
+  std::vector<core::Detection> sorted;
+  std::vector<std::optional<core::TagId>> sorted_groups;
+  for (size_t i : order) {
+    sorted.push_back(detections[i]);
+    sorted_groups.push_back(group_ids[i]);
+  }
+  const store::Actor system{std::nullopt, "system"};
+  auto written = store.applyDetections(sorted, sorted_groups, system);
+  if (!written) return core::fail(written.error());
+  out.threats = static_cast<int>(written->created);
+
+  // Work some of them as a team would have: older threats are more often closed.
+  const store::Actor alice{std::nullopt, "alice@demo.local"};
+  const std::array<const char*, 4> outcomes = {"False Positive", "Benign", "Remediated",
+                                               "Malicious"};
+  for (core::ThreatId id : written->created_ids) {
+    auto threat = store.getThreat(id);
+    if (!threat) continue;
+    const double age = double(now - threat->created_at) / core::kDayMs;
+    const int roll = static_cast<int>(rng() % 100);
+    triage::ChangeRequest change;
+    if (roll < 35 + age * 2) {
+      change.state = "Closed";
+      change.outcome = outcomes[rng() % outcomes.size()];
+      change.owner = rng() % 2 ? "alice@demo.local" : "bob@demo.local";
+    } else if (roll < 60 + age) {
+      change.state = "In Progress";
+      change.owner = rng() % 2 ? "alice@demo.local" : "bob@demo.local";
+    } else if (roll < 68 + age) {
+      change.state = "On Hold";
+      change.note = "Waiting for the asset owner to confirm the change window.";
+    } else {
+      continue;
+    }
+    (void)triage.change(id, change, alice);
+  }
+  out.seeded = true;
+  return out;
+}
+
+}  // namespace td::app
