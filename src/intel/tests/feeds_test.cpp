@@ -179,6 +179,37 @@ TEST(CsvFeedTest, ExplicitMappingAndErrors) {
   EXPECT_TRUE(empty->indicators.empty());
 }
 
+// The import flow: parse the whole feed first, merge only when it parsed, then swap. A broken
+// refresh of a feed leaves the live index exactly as it was.
+TEST(FeedFlowTest, MalformedRefreshLeavesTheLiveIndexUntouched) {
+  auto live = std::make_shared<LiveIndex>();
+  auto good = parseCsv("198.51.100.1\nevil.example\n", CsvMapping{}, feed("f"));
+  ASSERT_TRUE(good);
+  IndexBuilder first;
+  first.add(std::move(*good));
+  live->store(first.build());
+  auto before = live->load();
+
+  auto broken = parseStixBundle("{\"type\":\"bundle\",\"objects\":[", feed("f"));
+  ASSERT_FALSE(broken);
+  if (broken) {  // never taken: the flow stops at the error
+    IndexBuilder b(*live->load());
+    b.add(std::move(*broken));
+    live->store(b.build());
+  }
+  EXPECT_EQ(live->load(), before);
+  EXPECT_EQ(live->load()->size(), 2u);
+
+  auto refresh = parseCsv("198.51.100.2\n", CsvMapping{}, feed("f"));
+  ASSERT_TRUE(refresh);
+  IndexBuilder next(*live->load());
+  auto report = next.add(std::move(*refresh));
+  EXPECT_EQ(report.added, 1u);
+  live->store(next.build());
+  EXPECT_EQ(live->load()->size(), 1u);  // the refresh replaced the feed's indicators
+  EXPECT_EQ(before->size(), 2u);        // readers holding the old index still see it whole
+}
+
 TEST(FeedTimeTest, Formats) {
   EXPECT_EQ(*parseFeedTime("1472548231"), 1472548231000);
   EXPECT_EQ(*parseFeedTime("2024-02-08 19:20:49"), *core::parseRfc3339("2024-02-08T19:20:49Z"));
