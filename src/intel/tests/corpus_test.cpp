@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 fs::path corpus() {
   if (const char* c = std::getenv("THREATDESK_CORPUS")) return c;
   const char* src = std::getenv("THREATDESK_SOURCE_DIR");
-  return fs::path(src ? src : ".") / ".." / "shared" / "corpus";
+  return fs::path(src ? src : TD_SOURCE_DIR) / ".." / "shared" / "corpus";
 }
 
 #define REQUIRE_CORPUS(sub)                                                           \
