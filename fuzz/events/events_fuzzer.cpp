@@ -25,7 +25,7 @@ detection:
 ---
 title: everything
 id: r2
-logsource: {product: test}
+logsource: {}
 detection:
   a: {CommandLine|re|i: '^c.d\s+/c', Count|gt: 3}
   b: {DestinationIp|cidr: ['10.0.0.0/8', 'fe80::/10']}

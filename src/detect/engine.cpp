@@ -117,6 +117,8 @@ namespace {
 // Keyword patterns are registered under this db id until the field count (and so the keyword
 // db's real index) is known.
 constexpr std::uint32_t kKeywordDbMarker = UINT32_MAX;
+// The logsource index of a rule whose logsource has no mapping: never evaluated.
+constexpr std::int32_t kUnrouted = -2;
 
 struct CompileError : std::runtime_error {
   CompileError(std::string c, std::string msg, Position p)
@@ -342,7 +344,13 @@ std::vector<std::vector<FieldItem>> conditionsFrom(const YAML::Node& list) {
     std::vector<FieldItem> items;
     for (const auto& kv : m) {
       FieldItem item;
-      item.field = kv.first.as<std::string>();
+      // "Field|mod|mod" as in a rule (the mapping uses exists).
+      const std::string key = kv.first.as<std::string>();
+      const auto parts = core::splitTrimmed(key, '|');
+      item.field = parts.empty() ? key : std::string(parts[0]);
+      for (size_t i = 1; i < parts.size(); ++i) {
+        if (auto m = parseModifier(parts[i])) item.modifiers.push_back(*m);
+      }
       auto push = [&](const YAML::Node& v) {
         SigmaValue sv;
         sv.text = v.as<std::string>();
@@ -369,6 +377,10 @@ LogsourceMap parseLogsources(std::string_view text) {
       if (!product.second.IsMap()) continue;
       for (const auto& kind : product.second) {
         const std::string k = kind.first.as<std::string>();
+        if (k == "any") {  // the product's events, whatever their category or service
+          out.entries[pname + "/any"] = conditionsFrom(kind.second);
+          continue;
+        }
         if (!kind.second.IsMap()) continue;
         for (const auto& entry : kind.second) {
           out.entries[pname + "/" + k + "/" + entry.first.as<std::string>()] =
@@ -414,6 +426,8 @@ class Builder {
     std::vector<std::string> keys;
     if (!ls.category.empty()) keys.push_back(ls.product + "/category/" + ls.category);
     if (!ls.service.empty()) keys.push_back(ls.product + "/service/" + ls.service);
+    if (ls.empty()) return -1;  // no logsource at all: every event
+    keys.push_back(ls.product + "/any");
     for (const auto& key : keys) {
       auto cached = logsource_cache_.find(key);
       if (cached != logsource_cache_.end()) return cached->second;
@@ -428,13 +442,13 @@ class Builder {
       logsource_cache_[key] = idx;
       return idx;
     }
-    if (!ls.category.empty() || !ls.service.empty()) {
-      report_.add({DiagnosticLevel::kWarning, code::kUnmappedLogsource,
-                   "logsource " + ls.key() + " has no event mapping; the rule is evaluated on "
-                   "every event",
-                   rule.file, rule.pos.line, rule.pos.column, rule.id, rule.title});
-    }
-    return -1;
+    // Evaluating it on every event would apply, say, Cisco AAA keywords to Windows events:
+    // the rule loads but stays out of evaluation until its logsource is mapped.
+    report_.add({DiagnosticLevel::kWarning, code::kUnmappedLogsource,
+                 "logsource " + ls.key() + " has no event mapping (src/detect/logsources.yaml); "
+                 "the rule is loaded but not evaluated",
+                 rule.file, rule.pos.line, rule.pos.column, rule.id, rule.title});
+    return kUnrouted;
   }
 
   std::uint32_t addNode(Node n) {
@@ -1038,7 +1052,7 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
   std::vector<std::vector<std::uint32_t>> triggers(impl.patterns.size());
   for (std::uint32_t r = 0; r < engine->rules_.size(); ++r) {
     const Rule& rule = engine->rules_[r];
-    if (rule.info.is_correlation) continue;
+    if (rule.info.is_correlation || rule.logsource == kUnrouted) continue;
     auto req = required(impl, rule.root);
     if (!req && rule.logsource >= 0) {
       req = required(impl, impl.logsource_roots[static_cast<size_t>(rule.logsource)]);

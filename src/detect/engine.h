@@ -94,7 +94,7 @@ class Engine {
   struct Rule {
     RuleInfo info;
     std::uint32_t root = 0;        // condition node
-    std::int32_t logsource = -1;   // index into logsource roots, -1 = every event
+    std::int32_t logsource = -1;   // index into logsource roots, -1 = every event, -2 = none
   };
   std::vector<Rule> rules_;
   std::vector<std::string> fields_;

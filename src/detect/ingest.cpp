@@ -137,8 +137,9 @@ void appendJsonString(std::string& out, std::string_view s) {
 
 // The work of one matcher: events in, NDJSON lines and counts out.
 struct Worker {
-  explicit Worker(std::shared_ptr<const Engine> e)
-      : engine(e), matcher(e), correlations(e), per_rule(e->ruleCount(), 0) {}
+  Worker(std::shared_ptr<const Engine> e, CorrelationEngine& c, std::mutex& cm)
+      : engine(e), matcher(e), correlations(c), correlation_mutex(cm),
+        per_rule(e->ruleCount(), 0) {}
 
   void run(const Batch& batch, std::string& out, std::vector<core::Detection>* detections,
            std::vector<BadLine>& bad) {
@@ -157,7 +158,12 @@ struct Worker {
         continue;
       }
       fired.clear();
-      correlations.observe(matcher, hits, fired);
+      if (!hits.empty() && !engine->correlations().empty()) {
+        // One set of windows for all workers, so that a group's events count together whichever
+        // worker saw them.
+        std::lock_guard<std::mutex> lock(correlation_mutex);
+        correlations.observe(matcher, hits, fired);
+      }
       for (auto r : hits) {
         const RuleInfo& info = engine->rule(r);
         ++per_rule[r];
@@ -215,7 +221,8 @@ struct Worker {
 
   std::shared_ptr<const Engine> engine;
   Matcher matcher;
-  CorrelationEngine correlations;
+  CorrelationEngine& correlations;
+  std::mutex& correlation_mutex;
   std::vector<std::uint64_t> per_rule;
   std::vector<std::uint32_t> hits;
   std::vector<CorrelationHit> fired;
@@ -260,8 +267,12 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
   };
 
   const int threads = std::max(1, options.threads);
+  CorrelationEngine correlations(engine);
+  std::mutex correlation_mutex;
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>(engine));
+  for (int i = 0; i < threads; ++i) {
+    workers.push_back(std::make_unique<Worker>(engine, correlations, correlation_mutex));
+  }
   core::Status failure;
 
   if (threads == 1) {
@@ -346,8 +357,8 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
     summary.bad_events += w->bad_events;
     summary.detections += w->detections_count;
     for (size_t r = 0; r < w->per_rule.size(); ++r) summary.per_rule[r] += w->per_rule[r];
-    summary.correlation_evictions += w->correlations.stats().evicted_groups;
   }
+  summary.correlation_evictions = correlations.stats().evicted_groups;
   std::sort(bad.begin(), bad.end(), [](const BadLine& a, const BadLine& b) { return a.line < b.line; });
   if (bad.size() > kMaxBadLines) bad.resize(kMaxBadLines);
   summary.bad_lines = std::move(bad);

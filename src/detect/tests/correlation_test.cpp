@@ -12,7 +12,7 @@ namespace {
 const char* kBase = R"(title: Failed logon
 id: failed-logon
 name: failed_logon
-logsource: {product: test}
+logsource: {}
 detection:
   sel: {EventID: 4625}
   condition: sel
@@ -20,7 +20,7 @@ detection:
 title: Success logon
 id: success-logon
 name: success_logon
-logsource: {product: test}
+logsource: {}
 detection:
   sel: {EventID: 4624}
   condition: sel

@@ -62,7 +62,7 @@ TEST(SigmaParserTest, RejectsAggregationWithCode) {
                  report);
   ASSERT_EQ(report.errorCount(), 1u);
   EXPECT_EQ(report.diagnostics[0].code, code::kAggregation);
-  EXPECT_EQ(report.diagnostics[0].line, 9);
+  EXPECT_EQ(report.diagnostics[0].line, 8);
 }
 
 TEST(SigmaParserTest, ReportsEveryErrorNotJustTheFirst) {

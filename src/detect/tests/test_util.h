@@ -47,7 +47,7 @@ inline bool matches(const std::shared_ptr<const Engine>& engine, const std::stri
 // A rule over flat events with no logsource routing (product only) and the given detection.
 inline std::string flatRule(const std::string& detection, const std::string& title = "t") {
   return "title: " + title + "\nid: " + title + "-id\nstatus: test\nlevel: high\n" +
-         "logsource:\n  product: test\ndetection:\n" + detection;
+         "logsource: {}\ndetection:\n" + detection;
 }
 
 // The corpus folder: $THREATDESK_CORPUS, else $THREATDESK_SOURCE_DIR/../shared/corpus.
