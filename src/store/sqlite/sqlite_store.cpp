@@ -1045,13 +1045,13 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
       ++result.created;
       result.updated += n - 1;  // the batch's own duplicates folded into the new threat
       result.created_ids.push_back(id);
-      std::string payload =
-          "{\"threat_id\":" + std::to_string(id) +
-          ",\"project_id\":" + std::to_string(d.project_id) + ",\"name\":" + jsonString(d.name) +
-          ",\"severity\":\"" + std::string(core::severityName(d.severity)) +
-          "\",\"score\":" + std::to_string(d.score) + ",\"source\":" + jsonString(d.source) +
-          ",\"kind\":\"" + std::string(core::threatKindName(d.kind)) +
-          "\",\"group_id\":" + (group ? std::to_string(*group) : "null") + "}";
+      // What response rules select on (severity, kind, group); the rest the dispatcher reads
+      // from the threat itself, which keeps the sink's per-threat write small.
+      std::string payload = "{\"threat_id\":" + std::to_string(id) + ",\"severity\":\"" +
+                            std::string(core::severityName(d.severity)) +
+                            "\",\"score\":" + std::to_string(d.score) + ",\"kind\":\"" +
+                            std::string(core::threatKindName(d.kind)) +
+                            "\",\"group_id\":" + (group ? std::to_string(*group) : "null") + "}";
       outbox->reset();
       outbox->bind(1, d.project_id).bind(2, id).bind(3, "threat.created").bind(4, payload);
       outbox->bind(5, now);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "store/tests/store_suite.h"
 
@@ -736,6 +738,46 @@ TEST_P(StoreTest, ThreatsWrittenByAnotherInstanceShowUpInLists) {
   // And this instance's own writes still fold into the other's threats.
   auto mine = store().applyDetections({detection(t.project.id, "r2", "h2")}, {}, alice_);
   EXPECT_EQ(mine->created, 0);
+}
+
+TEST_P(StoreTest, ConcurrentWritersAndReadersSeeConsistentAnswers) {
+  auto t = makeTenant("Acme");
+  constexpr int kWriters = 2, kBatches = 20, kPerBatch = 25;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w)
+    threads.emplace_back([&, w] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<core::Detection> batch;
+        for (int i = 0; i < kPerBatch; ++i)
+          batch.push_back(detection(t.project.id, "w" + std::to_string(w),
+                                    "h" + std::to_string(b * kPerBatch + i)));
+        // Every detection twice: the second folds.
+        auto copy = batch;
+        batch.insert(batch.end(), copy.begin(), copy.end());
+        if (!store().applyDetections(batch, {}, alice_)) failed = true;
+      }
+    });
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 30; ++i) {
+        ThreatFilter f;
+        f.project_id = t.project.id;
+        auto page = store().listThreats(f, {});
+        OverviewRequest req;
+        req.filter = f;
+        auto ov = store().overview(req);
+        if (!page || !ov) failed = true;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(failed);
+  ThreatFilter f;
+  f.project_id = t.project.id;
+  auto page = store().listThreats(f, {});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, kWriters * kBatches * kPerBatch);
+  for (const auto& th : page->items) EXPECT_EQ(th.count, 2);
 }
 
 TEST_P(StoreTest, CountsByStateAndSeverityCoverEveryProject) {
