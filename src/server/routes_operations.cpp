@@ -1,8 +1,35 @@
 // Operations routes: health, Prometheus metrics and the OpenAPI document.
+#include <cctype>
+
 #include "server/json_codec.h"
 #include "server/server.h"
 
 namespace td::server {
+
+std::vector<std::string> undocumentedRoutes(const Server& server) {
+  std::vector<std::string> missing;
+  const Json doc = Json::parse(openApiDocument(), nullptr, false);
+  const Json paths = doc.is_object() ? doc.value("paths", Json::object()) : Json::object();
+  for (const auto& route : server.routes()) {
+    std::string method = route.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string name = route.method + " " + route.pattern;
+    if (!paths.contains(route.pattern) || !paths[route.pattern].contains(method)) {
+      missing.push_back(name);
+      continue;
+    }
+    const Json& op = paths[route.pattern][method];
+    for (size_t at = route.pattern.find('{'); at != std::string::npos;
+         at = route.pattern.find('{', at + 1)) {
+      const std::string param = route.pattern.substr(at + 1, route.pattern.find('}', at) - at - 1);
+      bool declared = false;
+      for (const auto& p : op.value("parameters", Json::array()))
+        declared = declared || (p.value("in", "") == "path" && p.value("name", "") == param);
+      if (!declared) missing.push_back(name + " (path parameter " + param + ")");
+    }
+  }
+  return missing;
+}
 
 void addOperationsRoutes(Server& server) {
   store::Store& store = server.store();

@@ -203,6 +203,9 @@ void addOperationsRoutes(Server& server);
 
 // The OpenAPI 3 document served at /api/v1/openapi.json (src/server/openapi.json, embedded).
 std::string_view openApiDocument();
+// "METHOD /pattern" of every route of `server` that the OpenAPI document lacks (or whose path
+// parameters it does not declare). A module that adds routes asserts this is empty in its tests.
+std::vector<std::string> undocumentedRoutes(const Server& server);
 
 // The JSON error reply of an Error.
 Reply errorReply(const core::Error& error);

@@ -194,6 +194,12 @@ class ApiTest : public ::testing::Test {
     return t ? *t : core::Threat{};
   }
 
+  static store::ThreatFilter filterFor(const store::Project& project) {
+    store::ThreatFilter f;
+    f.project_id = project.id;
+    return f;
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<triage::TriageService> triage_;

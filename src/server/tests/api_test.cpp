@@ -148,7 +148,9 @@ TEST_F(ApiTest, TriageThroughPatchRecordsTimeline) {
   std::set<std::string> actions;
   for (const auto& e : timeline.json["items"]) {
     actions.insert(e["action"].get<std::string>());
-    if (e["action"] != "created") EXPECT_EQ(e["actor"], "operator@provider.test");
+    if (e["action"] != "created") {
+      EXPECT_EQ(e["actor"], "operator@provider.test");
+    }
   }
   for (const char* a : {"created", "assigned_group", "assigned_owner", "state", "closed",
                         "reopened"})
@@ -200,7 +202,7 @@ TEST_F(ApiTest, BulkByFilterChangesOnlyMatches) {
   EXPECT_EQ(r.json["changed"], 5);
   auto l2 = get("/api/v1/threats?project=a-prod&group=L2%20Support", s);
   EXPECT_EQ(l2.json["total"], 5);
-  auto b = store_->listThreats(store::ThreatFilter{.project_id = b_prod_.id}, {});
+  auto b = store_->listThreats(filterFor(b_prod_), {});
   ASSERT_TRUE(b);
   EXPECT_EQ(b->items.at(0).group, "");
 }

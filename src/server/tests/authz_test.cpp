@@ -69,7 +69,7 @@ TEST_F(AuthzTest, ReadonlyReadsButChangesNothing) {
   EXPECT_EQ(post("/api/v1/users", r, {{"email", "x@y.z"}, {"role", "admin"}}).status, 403);
   EXPECT_EQ(post("/api/v1/tokens", r, {{"name", "x"}, {"scopes", "read"}}).status, 403);
   expectUnchanged(threat, before);
-  EXPECT_EQ(store_->listThreats({.project_id = provider_soc_.id}, {})->total, 1);
+  EXPECT_EQ(store_->listThreats(filterFor(provider_soc_), {})->total, 1);
 }
 
 TEST_F(AuthzTest, OperatorWorksThreatsButDeletesNothing) {
