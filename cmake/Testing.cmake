@@ -15,7 +15,16 @@ function(td_add_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
   # Tests may include shared support code as "tests/support/...".
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
-  set(labels unit ${T_LABELS})
+  # One label per test executable: gtest_discover_tests passes PROPERTIES through a generated
+  # script that splits list values, so a second label would be read as a property name.
+  list(LENGTH T_LABELS n_labels)
+  if(n_labels GREATER 1)
+    message(FATAL_ERROR "td_add_test(${name}): give at most one label")
+  endif()
+  set(labels unit)
+  if(n_labels EQUAL 1)
+    set(labels ${T_LABELS})
+  endif()
   gtest_discover_tests(${name}
     DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS "${labels}" ENVIRONMENT "THREATDESK_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
