@@ -1310,7 +1310,8 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     }
   };
   const auto nfields = static_cast<std::uint32_t>(engine_->fields_.size());
-  for (std::uint32_t s = 0; s < nfields; ++s) {
+  // Only the fields present in the event (a few dozen), not every field some rule names.
+  for (const std::uint32_t s : st.fields.presentSlots()) {
     const auto& d = impl.dbs[s];
     if (!d.db && d.fallback.empty() && d.exact_max == 0 && d.exact_ci.empty() &&
         d.exact_cs.empty()) {

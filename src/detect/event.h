@@ -90,6 +90,8 @@ class EventFields {
     return present(slot) ? slots_[slot].values.front().text : std::string_view();
   }
   const std::vector<std::string_view>& keywordValues() const { return keywords_; }
+  // The slots that have values in this event (each once), so callers need not visit every slot.
+  const std::vector<std::uint32_t>& presentSlots() const { return touched_; }
 
  private:
   struct Slot {
