@@ -166,6 +166,15 @@ core::Status applyTypeRules(Purl& p) {
       }
     }
   }
+  if (t == "git") {
+    // The name is a repository path written with its slashes: every segment must be non-empty
+    // and the host one segment, or the canonical form would read back differently.
+    bool empty_segment = false;
+    for (auto seg : splitPath(p.name, '/')) empty_segment |= seg.empty();
+    if (empty_segment || p.ns.find('/') != std::string::npos) {
+      return fail(ErrorCode::kInvalidArgument, "git purl has an empty path segment", "name");
+    }
+  }
   if (t == "vcpkg" || t == "otp" || t == "cran" || t == "julia") {
     if (!p.ns.empty()) {
       return fail(ErrorCode::kInvalidArgument, t + " purl takes no namespace", "namespace");
@@ -296,6 +305,10 @@ core::Result<Purl> parsePurl(std::string_view text, PurlStrictness strictness) {
     auto path = percentDecode(rest.substr(host_end + 1), "name");
     if (!host) return tl::unexpected(host.error());
     if (!path) return tl::unexpected(path.error());
+    if (host->empty() || host->find('/') != std::string::npos) {
+      return fail(ErrorCode::kInvalidArgument, "git purl needs a host namespace without '/'",
+                  "namespace");
+    }
     p.ns = std::move(*host);
     p.name = std::move(*path);
   } else if (name_slash != std::string_view::npos) {

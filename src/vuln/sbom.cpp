@@ -193,7 +193,7 @@ void checkProperties(CdxContext& ctx, const json& o, const std::string& path) {
 void checkLicenses(CdxContext& ctx, const json& o, const std::string& path) {
   const json* licenses = ctx.c.arr(o, "licenses", path);
   if (!licenses) return;
-  bool has_expression = false, has_license = false;
+  bool has_expression = false;
   for (size_t i = 0; i < licenses->size(); ++i) {
     std::string p = path + ".licenses[" + std::to_string(i) + "]";
     const json& choice = (*licenses)[i];
@@ -208,7 +208,6 @@ void checkLicenses(CdxContext& ctx, const json& o, const std::string& path) {
       continue;
     }
     has_expression |= expr;
-    has_license |= lic;
     if (expr) {
       ctx.c.str(choice, "expression", p, true, true);
       continue;

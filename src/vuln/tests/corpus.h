@@ -15,7 +15,11 @@ inline std::filesystem::path corpusDir() {
   if (const char* src = std::getenv("THREATDESK_SOURCE_DIR"); src && *src) {
     return std::filesystem::path(src) / ".." / "shared" / "corpus";
   }
+#ifdef TD_SOURCE_DIR
+  return std::filesystem::path(TD_SOURCE_DIR) / ".." / "shared" / "corpus";
+#else
   return std::filesystem::path("..") / "shared" / "corpus";
+#endif
 }
 
 inline std::string readFile(const std::filesystem::path& p) {

@@ -55,6 +55,14 @@ TEST(PurlTest, UnknownTypeIsReportedAsUnknownEcosystem) {
   EXPECT_EQ(purlPackage(*p).ecosystem.kind, Ecosystem::kUnknown);
 }
 
+// Found by vuln_purl_fuzzer: a git host that decodes to "/" did not survive the round trip.
+TEST(PurlTest, GitHostMustBeOneSegment) {
+  EXPECT_FALSE(parsePurl("pkg:git/%2F/x@1"));
+  auto p = parsePurl("pkg:git/github.com/a/b@1");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(toString(*p), "pkg:git/github.com/a/b@1");
+}
+
 TEST(PurlTest, PypiNamesNormalise) {
   EXPECT_EQ(normalisePackageName(Ecosystem::kPyPI, "Django_REST.framework"), "django-rest-framework");
 }

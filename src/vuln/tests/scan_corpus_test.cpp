@@ -146,7 +146,9 @@ TEST_F(ScanCorpusTest, EveryRealSbomScansAndReports) {
     for (const auto& [k, v] : by_eco) std::cout << k << " " << v << " ";
     std::cout << "), " << r.skipped.size() << " skipped, " << ms << " ms\n";
     for (const auto& f : r.findings) {
-      auto d = toDetection(f, Asset{"asset"});
+      Asset asset;
+      asset.name = "asset";
+      auto d = toDetection(f, asset);
       EXPECT_TRUE(core::validateDetection(d).has_value()) << d.name;
     }
   }

@@ -68,17 +68,24 @@ TEST_F(ScannerTest, DetectionCarriesNameEntityScoreAndEvidence) {
   EXPECT_TRUE(core::validateDetection(d).has_value());
 }
 
+Asset assetWith(int criticality) {
+  Asset a;
+  a.name = "a";
+  a.criticality = criticality;
+  return a;
+}
+
 TEST_F(ScannerTest, AssetCriticalityMovesScoreAndSeverity) {
   Finding f;
   f.cvss = 5.0;
-  EXPECT_EQ(riskOf(f, Asset{"a", "", "", "", 3}).severity, core::Severity::kMedium);
-  EXPECT_EQ(riskOf(f, Asset{"a", "", "", "", 3}).score, 50);
-  EXPECT_EQ(riskOf(f, Asset{"a", "", "", "", 5}).severity, core::Severity::kHigh);
-  EXPECT_EQ(riskOf(f, Asset{"a", "", "", "", 5}).score, 60);
-  EXPECT_EQ(riskOf(f, Asset{"a", "", "", "", 1}).severity, core::Severity::kLow);
+  EXPECT_EQ(riskOf(f, assetWith(3)).severity, core::Severity::kMedium);
+  EXPECT_EQ(riskOf(f, assetWith(3)).score, 50);
+  EXPECT_EQ(riskOf(f, assetWith(5)).severity, core::Severity::kHigh);
+  EXPECT_EQ(riskOf(f, assetWith(5)).score, 60);
+  EXPECT_EQ(riskOf(f, assetWith(1)).severity, core::Severity::kLow);
   Finding g;
   g.database_severity = "HIGH";
-  EXPECT_EQ(riskOf(g, Asset{"a"}).severity, core::Severity::kHigh);
+  EXPECT_EQ(riskOf(g, assetWith(3)).severity, core::Severity::kHigh);
 }
 
 TEST_F(ScannerTest, VexSuppressesWithJustification) {
