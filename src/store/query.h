@@ -15,7 +15,7 @@ namespace td::store {
 
 // Every member narrows the set; empty members do not. Within a member, values are alternatives.
 struct ThreatFilter {
-  ProjectId project_id = 0;
+  ProjectId project_id = 0;  // 0: every project (callers scope by project themselves)
   std::vector<std::string> groups;  // threat_group names; "" (or "none") matches "no group"
   std::vector<std::string> states;  // threat_state names
   std::vector<core::Severity> severities;
@@ -70,12 +70,16 @@ struct Overview {
   std::array<std::int64_t, core::kSeverityCount> open_by_severity{};
   std::int64_t total = 0;
   BucketSize bucket = BucketSize::kDay;
-  std::vector<std::string> series;  // severity names or group names
+  // Severity names INFO..CRITICAL, or group names in the groups' order with "" (no group) last.
+  std::vector<std::string> series;
+  // Threats by last_seen over [from, to) (default: the 30 days before `now`), buckets aligned to
+  // the hour, the day or the week (Mondays), UTC.
   std::vector<TimelineBucket> timeline;
-  std::vector<NamedCount> by_entity_group;  // top 10 each
+  std::vector<NamedCount> by_entity_group;  // top 10 each, by count then name; "" left out
   std::vector<NamedCount> by_source;
   std::vector<NamedCount> by_host;
-  std::vector<NamedCount> by_period;  // last 24 hours, last 7 days, last 30 days, older
+  // By last_seen against `now`, cumulative: last_24_hours, last_7_days, last_30_days; then older.
+  std::vector<NamedCount> by_period;
   ThreatPage first_page;
 };
 
