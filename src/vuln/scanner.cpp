@@ -279,6 +279,11 @@ std::vector<core::Detection> toDetections(const ScanResult& r, const Asset& asse
   return out;
 }
 
+void submitFindings(const ScanResult& r, const Asset& asset, core::DetectionSink& sink) {
+  if (r.findings.empty()) return;
+  sink.submit(toDetections(r, asset));
+}
+
 std::string_view goneReasonName(GoneReason r) {
   switch (r) {
     case GoneReason::kComponentUpgraded: return "component upgraded";

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/detection_sink.h"
 #include "core/threat.h"
 #include "vuln/advisory_db.h"
 #include "vuln/sbom.h"
@@ -98,6 +99,8 @@ FindingRisk riskOf(const Finding& f, const Asset& asset);
 // entity {"asset", name}, check_by rule+entity with rule_id "<advisory id> <package>".
 core::Detection toDetection(const Finding& f, const Asset& asset);
 std::vector<core::Detection> toDetections(const ScanResult& r, const Asset& asset);
+// Hands the scan's detections to the sink in one batch (nothing when there are no findings).
+void submitFindings(const ScanResult& r, const Asset& asset, core::DetectionSink& sink);
 
 enum class GoneReason {
   kComponentUpgraded,   // the package is still there at a version outside the ranges

@@ -135,6 +135,26 @@ TEST_F(ScannerTest, DiffGivesTheReasonAFindingWentAway) {
   EXPECT_EQ(w.gone[0].reason, GoneReason::kAdvisoryWithdrawn);
 }
 
+class RecordingSink : public core::DetectionSink {
+ public:
+  void submit(std::vector<core::Detection> batch) override {
+    for (auto& d : batch) received.push_back(std::move(d));
+    ++batches;
+  }
+  std::vector<core::Detection> received;
+  int batches = 0;
+};
+
+TEST_F(ScannerTest, SubmitsOneBatchToTheSink) {
+  RecordingSink sink;
+  Asset asset = assetWith(3);
+  submitFindings(scanDoc(bom("2.14.1")), asset, sink);
+  submitFindings(scanDoc(bom("2.15.0")), asset, sink);  // no findings: no empty batch
+  EXPECT_EQ(sink.batches, 1);
+  ASSERT_EQ(sink.received.size(), 1u);
+  EXPECT_EQ(sink.received[0].source, "Vulnerability");
+}
+
 TEST_F(ScannerTest, AliasAdvisoriesMergeIntoOneFinding) {
   db_.importJson(R"({"id": "OTHER-1", "aliases": ["CVE-2021-44228"],
     "affected": [{"package": {"ecosystem": "Maven", "name": "org.apache.logging.log4j:log4j-core"},
