@@ -44,13 +44,27 @@ void decodeBody(uint8_t which, std::string_view text) {
       }
       break;
     }
-    case 1: (void)td::server::decodeChangeRequest(*json, "change"); break;
-    case 2: (void)td::server::decodeBulkRequest(*json); break;
-    case 3: (void)td::server::decodeFilterJson(*json, "filter"); break;
-    case 4: (void)td::server::decodeLogin(*json); break;
-    case 5: (void)td::server::decodeNewUser(*json); break;
-    case 6: (void)td::server::decodeNewToken(*json); break;
-    case 7: (void)td::server::decodeTagRequest(*json, true); break;
+    case 1:
+      (void)td::server::decodeChangeRequest(*json, "change");
+      break;
+    case 2:
+      (void)td::server::decodeBulkRequest(*json);
+      break;
+    case 3:
+      (void)td::server::decodeFilterJson(*json, "filter");
+      break;
+    case 4:
+      (void)td::server::decodeLogin(*json);
+      break;
+    case 5:
+      (void)td::server::decodeNewUser(*json);
+      break;
+    case 6:
+      (void)td::server::decodeNewToken(*json);
+      break;
+    case 7:
+      (void)td::server::decodeTagRequest(*json, true);
+      break;
   }
 }
 

@@ -111,16 +111,16 @@ void verifyDummyPassword(std::string_view password) {
 
 core::Status checkPasswordPolicy(std::string_view password) {
   if (password.size() < kMinPasswordLength) {
-    return core::fail(core::ErrorCode::kUnprocessable,
-                      "password must have at least " + std::to_string(kMinPasswordLength) +
-                          " characters",
-                      "password");
+    return core::fail(
+        core::ErrorCode::kUnprocessable,
+        "password must have at least " + std::to_string(kMinPasswordLength) + " characters",
+        "password");
   }
   if (password.size() > kMaxPasswordLength) {
-    return core::fail(core::ErrorCode::kUnprocessable,
-                      "password must have at most " + std::to_string(kMaxPasswordLength) +
-                          " characters",
-                      "password");
+    return core::fail(
+        core::ErrorCode::kUnprocessable,
+        "password must have at most " + std::to_string(kMaxPasswordLength) + " characters",
+        "password");
   }
   return {};
 }

@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "core/text.h"
-#include "server/auth.h"
 #include "core/time.h"
+#include "server/auth.h"
 
 namespace td::server {
 namespace {
@@ -53,8 +53,8 @@ Status onlyKeys(const Json& obj, const std::string& path,
         if (!list.empty()) list += ", ";
         list += k;
       }
-      return fail(ErrorCode::kInvalidArgument,
-                  "unknown member '" + key + "' (known: " + list + ")", join(path, key));
+      return fail(ErrorCode::kInvalidArgument, "unknown member '" + key + "' (known: " + list + ")",
+                  join(path, key));
     }
   }
   return {};
@@ -112,8 +112,8 @@ Result<std::int64_t> toInt(const Json& v, const std::string& field, std::int64_t
   }
   if (n < min || n > max)
     return fail(ErrorCode::kUnprocessable,
-                field + " " + std::to_string(n) + " is out of range " + std::to_string(min) +
-                    "-" + std::to_string(max),
+                field + " " + std::to_string(n) + " is out of range " + std::to_string(min) + "-" +
+                    std::to_string(max),
                 field);
   return n;
 }
@@ -192,11 +192,14 @@ int nestingDepth(std::string_view text, int limit) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '[' || c == '{') {
       max_depth = std::max(max_depth, ++depth);
       if (max_depth > limit) return max_depth;
@@ -250,9 +253,8 @@ Result<Json> parseJson(std::string_view text) {
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
-    return fail(ErrorCode::kInvalidArgument,
-                "malformed JSON at byte " + std::to_string(e.byte) + ": " +
-                    std::string(e.what()).substr(0, 200));
+    return fail(ErrorCode::kInvalidArgument, "malformed JSON at byte " + std::to_string(e.byte) +
+                                                 ": " + std::string(e.what()).substr(0, 200));
   } catch (const std::exception& e) {
     return fail(ErrorCode::kInvalidArgument, std::string("malformed JSON: ") + e.what());
   }
@@ -273,15 +275,24 @@ Json encodeError(const core::Error& error) {
 
 int httpStatus(core::ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kForbidden: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kUnprocessable: return 422;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kForbidden:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kUnprocessable:
+      return 422;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -291,10 +302,10 @@ int httpStatus(core::ErrorCode code) {
 Result<core::Detection> decodeDetection(const Json& body) {
   try {
     if (auto ok = expectObject(body, ""); !ok) return fail(ok.error());
-    if (auto ok = onlyKeys(body, "",
-                           {"name", "description", "score", "severity", "kind", "rule_id",
-                            "rule_group", "entity", "entity_group", "host", "tags", "evidence",
-                            "check_by", "group", "seen_at"});
+    if (auto ok = onlyKeys(
+            body, "",
+            {"name", "description", "score", "severity", "kind", "rule_id", "rule_group", "entity",
+             "entity_group", "host", "tags", "evidence", "check_by", "group", "seen_at"});
         !ok)
       return fail(ok.error());
     core::Detection d;
@@ -509,8 +520,8 @@ Result<store::ThreatFilter> decodeFilterJson(const Json& body, const std::string
       if (!parsed) return fail(parsed.error());
       f.kinds.push_back(*parsed);
     }
-    for (auto [key, out] : {std::pair{"entity", &f.entity}, std::pair{"host", &f.host},
-                            std::pair{"text", &f.text}}) {
+    for (auto [key, out] :
+         {std::pair{"entity", &f.entity}, std::pair{"host", &f.host}, std::pair{"text", &f.text}}) {
       auto v = optString(body, key, path, kMaxQueryValueLength);
       if (!v) return fail(v.error());
       if (*v) *out = **v;
@@ -623,14 +634,18 @@ Result<ThreatQuery> decodeThreatQuery(const QueryParams& params,
       } else if (name == "sort") {
         auto s = store::parseThreatSort(value);
         if (!s)
-          return fail(ErrorCode::kUnprocessable,
-                      "unknown sort '" + value + "' (expected score, severity, last_seen or created)",
-                      field);
+          return fail(
+              ErrorCode::kUnprocessable,
+              "unknown sort '" + value + "' (expected score, severity, last_seen or created)",
+              field);
         q.page.sort = *s;
       } else if (name == "order") {
-        if (value == "asc") q.page.descending = false;
-        else if (value == "desc") q.page.descending = true;
-        else return fail(ErrorCode::kUnprocessable, "order must be asc or desc", field);
+        if (value == "asc")
+          q.page.descending = false;
+        else if (value == "desc")
+          q.page.descending = true;
+        else
+          return fail(ErrorCode::kUnprocessable, "order must be asc or desc", field);
       } else if (name == "limit") {
         int n = 0;
         const auto* end = value.data() + value.size();
@@ -643,9 +658,12 @@ Result<ThreatQuery> decodeThreatQuery(const QueryParams& params,
       } else if (name == "cursor") {
         q.page.cursor = value;
       } else if (name == "split") {
-        if (value == "severity") q.split = store::TimelineSplit::kSeverity;
-        else if (value == "group") q.split = store::TimelineSplit::kGroup;
-        else return fail(ErrorCode::kUnprocessable, "split must be severity or group", field);
+        if (value == "severity")
+          q.split = store::TimelineSplit::kSeverity;
+        else if (value == "group")
+          q.split = store::TimelineSplit::kGroup;
+        else
+          return fail(ErrorCode::kUnprocessable, "split must be severity or group", field);
       } else if (extra.count(name) == 0) {
         return fail(ErrorCode::kInvalidArgument, "unknown query parameter '" + name + "'", field);
       }
@@ -731,8 +749,12 @@ Json encodeOverview(const store::Overview& o) {
 }
 
 Json encodeTimelineEntry(const store::TimelineEntry& e) {
-  return {{"id", e.id},         {"threat_id", e.threat_id}, {"at", core::formatRfc3339(e.at)},
-          {"actor", e.actor},   {"action", e.action},       {"from", nullableText(e.from)},
+  return {{"id", e.id},
+          {"threat_id", e.threat_id},
+          {"at", core::formatRfc3339(e.at)},
+          {"actor", e.actor},
+          {"action", e.action},
+          {"from", nullableText(e.from)},
           {"to", nullableText(e.to)}};
 }
 
@@ -778,8 +800,8 @@ Json encodeTag(const store::TagValue& t) {
 
 Result<TagRequest> decodeTagRequest(const Json& body, bool allow_position) {
   if (auto ok = expectObject(body, ""); !ok) return fail(ok.error());
-  if (auto ok = allow_position ? onlyKeys(body, "", {"name", "position"})
-                               : onlyKeys(body, "", {"name"});
+  if (auto ok =
+          allow_position ? onlyKeys(body, "", {"name", "position"}) : onlyKeys(body, "", {"name"});
       !ok)
     return fail(ok.error());
   TagRequest r;
@@ -847,9 +869,9 @@ Status validateEmail(std::string_view email, const std::string& field) {
   bool ok = !email.empty() && email.size() <= kMaxEmailLength && at != std::string_view::npos &&
             at > 0 && at + 1 < email.size() && email.find('@', at + 1) == std::string_view::npos;
   for (char c : email) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7F;
-  if (!ok) return fail(ErrorCode::kUnprocessable, "'" + std::string(email.substr(0, 64)) +
-                                                      "' is not an email address",
-                       field);
+  if (!ok)
+    return fail(ErrorCode::kUnprocessable,
+                "'" + std::string(email.substr(0, 64)) + "' is not an email address", field);
   return {};
 }
 
@@ -865,8 +887,8 @@ Status validateTimeZone(std::string_view zone, const std::string& field) {
       zone.find("..") != std::string_view::npos)
     return bad();
   for (char c : zone) {
-    const bool allowed = std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
-                         c == '-' || c == '+';
+    const bool allowed =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+';
     if (!allowed) return bad();
   }
   const char* dir = std::getenv("TZDIR");
@@ -879,8 +901,8 @@ Status validateTimeZone(std::string_view zone, const std::string& field) {
 
 Result<NewUserRequest> decodeNewUser(const Json& body) {
   if (auto ok = expectObject(body, ""); !ok) return fail(ok.error());
-  if (auto ok = onlyKeys(body, "",
-                         {"email", "display_name", "role", "time_zone", "org", "password"});
+  if (auto ok =
+          onlyKeys(body, "", {"email", "display_name", "role", "time_zone", "org", "password"});
       !ok)
     return fail(ok.error());
   NewUserRequest r;
@@ -942,8 +964,7 @@ Result<NewTokenRequest> decodeNewToken(const Json& body) {
   for (const auto& s : *scopes) text += s + ",";
   auto parsed = store::parseScopes(text);
   if (!parsed || *parsed == store::Scope::kNone)
-    return fail(ErrorCode::kUnprocessable, "scopes must be among read, write and ingest",
-                "scopes");
+    return fail(ErrorCode::kUnprocessable, "scopes must be among read, write and ingest", "scopes");
   r.scopes = *parsed;
   return r;
 }

@@ -8,13 +8,12 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/threat.h"
@@ -58,7 +57,7 @@ core::Result<triage::ChangeRequest> decodeChangeRequest(const Json& body,
                                                         const std::string& path = "");
 
 struct BulkRequest {
-  std::vector<core::ThreatId> ids;          // either ids ...
+  std::vector<core::ThreatId> ids;            // either ids ...
   std::optional<store::ThreatFilter> filter;  // ... or a filter (project set by the caller)
   triage::ChangeRequest change;
 };
@@ -100,7 +99,7 @@ core::Result<TagRequest> decodeTagRequest(const Json& body, bool allow_position)
 // --- organisations, users, tokens, sessions ----------------------------------------------------
 Json encodeOrg(const store::Org& org);
 Json encodeProject(const store::Project& project);
-Json encodeUser(const store::User& user);  // never the password hash
+Json encodeUser(const store::User& user);        // never the password hash
 Json encodeToken(const store::ApiToken& token);  // never the token hash
 
 struct LoginRequest {

@@ -27,9 +27,7 @@ core::Result<Reply> login(RequestContext& ctx, Server& server) {
   if (!body) return fail(body.error());
   auto request = decodeLogin(*body);
   if (!request) return fail(request.error());
-  const auto refused = [] {
-    return fail(ErrorCode::kUnauthenticated, "wrong email or password");
-  };
+  const auto refused = [] { return fail(ErrorCode::kUnauthenticated, "wrong email or password"); };
   auto user = store.findUserByEmail(request->email);
   if (!user) {
     if (user.error().code != ErrorCode::kNotFound) return fail(user.error());
@@ -37,8 +35,7 @@ core::Result<Reply> login(RequestContext& ctx, Server& server) {
     verifyDummyPassword(request->password);
     return refused();
   }
-  if (!verifyPassword(user->password_hash, request->password) || user->disabled)
-    return refused();
+  if (!verifyPassword(user->password_hash, request->password) || user->disabled) return refused();
   const NewSession secrets = generateSession();
   store::Session session;
   session.id_hash = secrets.id_hash;
@@ -60,8 +57,9 @@ core::Result<Reply> login(RequestContext& ctx, Server& server) {
 
 core::Result<store::Project> projectByNameOrId(const RequestContext& ctx, store::Store& store,
                                                const std::string& text) {
-  const bool numeric = !text.empty() && text.size() < 18 &&
-                       std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool numeric =
+      !text.empty() && text.size() < 18 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (numeric) {
     if (auto p = ctx.visibleProject(std::stoll(text))) return p;
   }
@@ -78,7 +76,9 @@ void addAccountRoutes(Server& server) {
   const Access anyUser{false, Role::kReadonly, Scope::kNone, false};
   const Access admin{false, Role::kAdmin, Scope::kNone, false};
 
-  server.addRoute({"POST", "/api/v1/auth/login", {true},
+  server.addRoute({"POST",
+                   "/api/v1/auth/login",
+                   {true},
                    [&server](RequestContext& ctx) { return login(ctx, server); },
                    "Sign in with email and password: session cookie and CSRF token"});
 
@@ -95,7 +95,9 @@ void addAccountRoutes(Server& server) {
                    },
                    "Sign out: ends the session"});
 
-  server.addRoute({"GET", "/api/v1/me", {false, Role::kReadonly, Scope::kRead, false},
+  server.addRoute({"GET",
+                   "/api/v1/me",
+                   {false, Role::kReadonly, Scope::kRead, false},
                    [&store](RequestContext& ctx) -> core::Result<Reply> {
                      auto projects = ctx.visibleProjects();
                      if (!projects) return fail(projects.error());
@@ -116,7 +118,9 @@ void addAccountRoutes(Server& server) {
                    },
                    "The caller: user (or token), organisation and visible projects"});
 
-  server.addRoute({"GET", "/api/v1/projects", {false, Role::kReadonly, Scope::kRead, false},
+  server.addRoute({"GET",
+                   "/api/v1/projects",
+                   {false, Role::kReadonly, Scope::kRead, false},
                    [](RequestContext& ctx) -> core::Result<Reply> {
                      auto projects = ctx.visibleProjects();
                      if (!projects) return fail(projects.error());
@@ -135,41 +139,40 @@ void addAccountRoutes(Server& server) {
                    },
                    "Users of the caller's organisation and those below it"});
 
-  server.addRoute({"POST", "/api/v1/users", admin,
-                   [&server, &store](RequestContext& ctx) -> core::Result<Reply> {
-                     auto body = ctx.jsonBody();
-                     if (!body) return fail(body.error());
-                     auto request = decodeNewUser(*body);
-                     if (!request) return fail(request.error());
-                     store::User user;
-                     user.org_id = ctx.principal().user->org_id;
-                     if (request->org) {
-                       auto org = store.findOrg(*request->org);
-                       if (!org || !ctx.canSeeOrg(org->id))
-                         return fail(ErrorCode::kNotFound,
-                                     "no organisation '" + request->org->substr(0, 64) + "'",
-                                     "org");
-                       user.org_id = org->id;
-                     }
-                     const bool generated = !request->password;
-                     const std::string password =
-                         generated ? generatePassword() : *request->password;
-                     if (auto ok = checkPasswordPolicy(password); !ok) return fail(ok.error());
-                     auto hash = hashPassword(password, server.options().password_params);
-                     if (!hash) return fail(hash.error());
-                     user.email = request->email;
-                     user.display_name = request->display_name;
-                     user.role = request->role;
-                     user.time_zone = request->time_zone;
-                     user.password_hash = *hash;
-                     user.created_at = core::nowMs();
-                     auto created = store.createUser(user);
-                     if (!created) return fail(created.error());
-                     Json j = encodeUser(*created);
-                     if (generated) j["password"] = password;  // shown once
-                     return Reply::json(std::move(j), 201);
-                   },
-                   "Create a user (admin)"});
+  server.addRoute(
+      {"POST", "/api/v1/users", admin,
+       [&server, &store](RequestContext& ctx) -> core::Result<Reply> {
+         auto body = ctx.jsonBody();
+         if (!body) return fail(body.error());
+         auto request = decodeNewUser(*body);
+         if (!request) return fail(request.error());
+         store::User user;
+         user.org_id = ctx.principal().user->org_id;
+         if (request->org) {
+           auto org = store.findOrg(*request->org);
+           if (!org || !ctx.canSeeOrg(org->id))
+             return fail(ErrorCode::kNotFound,
+                         "no organisation '" + request->org->substr(0, 64) + "'", "org");
+           user.org_id = org->id;
+         }
+         const bool generated = !request->password;
+         const std::string password = generated ? generatePassword() : *request->password;
+         if (auto ok = checkPasswordPolicy(password); !ok) return fail(ok.error());
+         auto hash = hashPassword(password, server.options().password_params);
+         if (!hash) return fail(hash.error());
+         user.email = request->email;
+         user.display_name = request->display_name;
+         user.role = request->role;
+         user.time_zone = request->time_zone;
+         user.password_hash = *hash;
+         user.created_at = core::nowMs();
+         auto created = store.createUser(user);
+         if (!created) return fail(created.error());
+         Json j = encodeUser(*created);
+         if (generated) j["password"] = password;  // shown once
+         return Reply::json(std::move(j), 201);
+       },
+       "Create a user (admin)"});
 
   server.addRoute({"GET", "/api/v1/tokens", admin,
                    [&store](RequestContext& ctx) -> core::Result<Reply> {
@@ -188,7 +191,9 @@ void addAccountRoutes(Server& server) {
                    },
                    "API tokens of the projects the admin can see"});
 
-  server.addRoute({"POST", "/api/v1/tokens", {false, Role::kAdmin, Scope::kNone, true},
+  server.addRoute({"POST",
+                   "/api/v1/tokens",
+                   {false, Role::kAdmin, Scope::kNone, true},
                    [&store](RequestContext& ctx) -> core::Result<Reply> {
                      auto body = ctx.jsonBody();
                      if (!body) return fail(body.error());

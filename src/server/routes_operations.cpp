@@ -34,7 +34,9 @@ std::vector<std::string> undocumentedRoutes(const Server& server) {
 void addOperationsRoutes(Server& server) {
   store::Store& store = server.store();
 
-  server.addRoute({"GET", "/healthz", {true},
+  server.addRoute({"GET",
+                   "/healthz",
+                   {true},
                    [&store](RequestContext&) -> core::Result<Reply> {
                      // Answers only when the store answers: a load balancer should not send
                      // traffic to a node whose database is gone.
@@ -57,7 +59,9 @@ void addOperationsRoutes(Server& server) {
                    },
                    "Prometheus metrics"});
 
-  server.addRoute({"GET", "/api/v1/openapi.json", {true},
+  server.addRoute({"GET",
+                   "/api/v1/openapi.json",
+                   {true},
                    [](RequestContext&) -> core::Result<Reply> {
                      Reply r;
                      r.text = std::string(openApiDocument());

@@ -31,9 +31,8 @@ core::Result<store::TagValue> pathTag(const RequestContext& ctx, store::Store& s
   if (!id) return fail(id.error());
   auto tag = store.getTag(*id);
   if (!tag || tag->org_id != ctx.project().org_id || tag->kind != kind)
-    return fail(ErrorCode::kNotFound, "no " + std::string(store::tagKindName(kind)) + " " +
-                                          std::to_string(*id),
-                "id");
+    return fail(ErrorCode::kNotFound,
+                "no " + std::string(store::tagKindName(kind)) + " " + std::to_string(*id), "id");
   return tag;
 }
 

@@ -35,8 +35,8 @@ core::Result<ThreatQuery> threatQuery(const RequestContext& ctx,
 // names come from detections, i.e. from attackers, so such cells get a leading quote.
 std::string csvCell(std::string_view value) {
   std::string v(value);
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' ||
-                     v[0] == '\r'))
+  if (!v.empty() &&
+      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r'))
     v.insert(v.begin(), '\'');
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string out = "\"";
@@ -101,9 +101,8 @@ core::Result<Reply> exportThreats(RequestContext& ctx, store::Store& store) {
   const bool csv = format == "csv";
   Reply reply;
   reply.content_type = csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
-  reply.headers.emplace_back(
-      "Content-Disposition",
-      std::string("attachment; filename=\"threats.") + (csv ? "csv" : "ndjson") + "\"");
+  reply.headers.emplace_back("Content-Disposition", std::string("attachment; filename=\"threats.") +
+                                                        (csv ? "csv" : "ndjson") + "\"");
   const store::ThreatFilter filter = q->filter;
   const store::PageRequest order = q->page;
   store::Store* s = &store;
@@ -157,8 +156,8 @@ void addThreatRoutes(Server& server) {
                      if (!detection) return fail(detection.error());
                      detection->project_id = ctx.project().id;
                      detection->source = std::string(core::source::kApi);
-                     auto threat = triage.createThreat(std::move(*detection),
-                                                       ctx.principal().actor());
+                     auto threat =
+                         triage.createThreat(std::move(*detection), ctx.principal().actor());
                      if (!threat) return fail(threat.error());
                      // A duplicate of an open threat bumps it instead of raising a new one.
                      return Reply::json(encodeThreat(*threat), threat->count == 1 ? 201 : 200);
@@ -230,7 +229,9 @@ void addThreatRoutes(Server& server) {
                    },
                    "Add a note to a threat"});
 
-  server.addRoute({"GET", "/api/v1/threats/{id}/notes", {false, Role::kReadonly, Scope::kRead},
+  server.addRoute({"GET",
+                   "/api/v1/threats/{id}/notes",
+                   {false, Role::kReadonly, Scope::kRead},
                    [&store](RequestContext& ctx) -> core::Result<Reply> {
                      auto id = ctx.idParam("id");
                      if (!id) return fail(id.error());
@@ -244,7 +245,8 @@ void addThreatRoutes(Server& server) {
                    },
                    "A threat's notes"});
 
-  server.addRoute({"GET", "/api/v1/threats/{id}/timeline",
+  server.addRoute({"GET",
+                   "/api/v1/threats/{id}/timeline",
                    {false, Role::kReadonly, Scope::kRead},
                    [&store](RequestContext& ctx) -> core::Result<Reply> {
                      auto id = ctx.idParam("id");

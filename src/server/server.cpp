@@ -28,7 +28,7 @@ constexpr size_t kMaxPathLength = 2048;
 // apart and saves a write per API call.
 constexpr core::TimeMs kTouchIntervalMs = core::kMinuteMs;
 constexpr std::array<double, 11> kLatencyBuckets = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                     0.25,  0.5,   1.0,  2.5,   5.0};
+                                                    0.25,  0.5,   1.0,  2.5,   5.0};
 
 std::vector<std::string> splitPath(std::string_view path) {
   std::vector<std::string> out;
@@ -75,10 +75,14 @@ bool isSafeMethod(const std::string& method) { return method == "GET" || method 
 std::string promLabel(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -88,19 +92,18 @@ void applyReply(Reply& reply, httplib::Response& res) {
   for (const auto& [k, v] : reply.headers) res.set_header(k, v);
   if (reply.stream) {
     auto stream = std::move(reply.stream);
-    res.set_chunked_content_provider(reply.content_type,
-                                     [stream](size_t, httplib::DataSink& sink) {
-                                       bool ok = false;
-                                       try {
-                                         ok = stream(sink);
-                                       } catch (const std::exception& e) {
-                                         spdlog::error("stream aborted: {}", e.what());
-                                       } catch (...) {
-                                         spdlog::error("stream aborted");
-                                       }
-                                       if (ok) sink.done();
-                                       return ok;
-                                     });
+    res.set_chunked_content_provider(reply.content_type, [stream](size_t, httplib::DataSink& sink) {
+      bool ok = false;
+      try {
+        ok = stream(sink);
+      } catch (const std::exception& e) {
+        spdlog::error("stream aborted: {}", e.what());
+      } catch (...) {
+        spdlog::error("stream aborted");
+      }
+      if (ok) sink.done();
+      return ok;
+    });
   } else if (reply.text) {
     res.set_content(*reply.text, reply.content_type);
   } else if (reply.status != 204) {
@@ -253,12 +256,12 @@ std::string Server::metricsText() {
     for (size_t i = 0; i < kLatencyBuckets.size(); ++i)
       out << "threatdesk_http_request_duration_seconds_bucket{route=\"" << label << "\",le=\""
           << kLatencyBuckets[i] << "\"} " << h.buckets[i] << "\n";
-    out << "threatdesk_http_request_duration_seconds_bucket{route=\"" << label
-        << "\",le=\"+Inf\"} " << h.count << "\n";
+    out << "threatdesk_http_request_duration_seconds_bucket{route=\"" << label << "\",le=\"+Inf\"} "
+        << h.count << "\n";
     out << "threatdesk_http_request_duration_seconds_sum{route=\"" << label << "\"} " << h.sum
         << "\n";
-    out << "threatdesk_http_request_duration_seconds_count{route=\"" << label << "\"} "
-        << h.count << "\n";
+    out << "threatdesk_http_request_duration_seconds_count{route=\"" << label << "\"} " << h.count
+        << "\n";
   }
   return out.str();
 }
@@ -282,8 +285,7 @@ Server::~Server() { stop(); }
 void Server::addRoute(RouteSpec route) { routes_.push_back(std::move(route)); }
 
 const RouteSpec* Server::match(const std::string& method, const std::string& path,
-                               std::map<std::string, std::string>& params,
-                               bool& path_known) const {
+                               std::map<std::string, std::string>& params, bool& path_known) const {
   const auto segments = splitPath(path);
   const RouteSpec* best = nullptr;
   int best_params = 0;
@@ -294,8 +296,10 @@ const RouteSpec* Server::match(const std::string& method, const std::string& pat
     int n_params = 0;
     bool ok = true;
     for (size_t i = 0; i < pattern.size() && ok; ++i) {
-      if (isParam(pattern[i])) ++n_params;
-      else ok = pattern[i] == segments[i];
+      if (isParam(pattern[i]))
+        ++n_params;
+      else
+        ok = pattern[i] == segments[i];
     }
     if (!ok) continue;
     path_known = true;
@@ -320,8 +324,7 @@ core::Status Server::authenticate(RequestContext& ctx) {
   if (!authorization.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
     if (authorization.size() <= kBearer.size() ||
-        !core::equalsIgnoreCase(std::string_view(authorization).substr(0, kBearer.size()),
-                                kBearer))
+        !core::equalsIgnoreCase(std::string_view(authorization).substr(0, kBearer.size()), kBearer))
       return fail(ErrorCode::kUnauthenticated, "Authorization must be 'Bearer <token>'",
                   "Authorization");
     const std::string secret(core::trim(std::string_view(authorization).substr(kBearer.size())));
@@ -375,10 +378,9 @@ core::Status Server::authenticate(RequestContext& ctx) {
       return fail(ErrorCode::kForbidden, "missing or wrong X-CSRF-Token header", "X-CSRF-Token");
   }
   if (user->role < access.min_role)
-    return fail(ErrorCode::kForbidden, "this needs the " +
-                                           std::string(store::roleName(access.min_role)) +
-                                           " role; you are " +
-                                           std::string(store::roleName(user->role)));
+    return fail(ErrorCode::kForbidden,
+                "this needs the " + std::string(store::roleName(access.min_role)) +
+                    " role; you are " + std::string(store::roleName(user->role)));
   auto orgs = store_.orgSubtree(user->org_id);
   if (!orgs) return fail(orgs.error());
   ctx.principal_.visible_orgs = std::move(*orgs);
@@ -395,16 +397,15 @@ core::Status Server::selectProject(RequestContext& ctx) {
     // A token selects its project; naming another one is a mistake worth telling about.
     if (wanted && !wanted->empty() && *wanted != project->name &&
         *wanted != std::to_string(project->id))
-      return fail(ErrorCode::kForbidden, "this API token belongs to project '" + project->name + "'",
-                  "project");
+      return fail(ErrorCode::kForbidden,
+                  "this API token belongs to project '" + project->name + "'", "project");
     ctx.project_ = std::move(*project);
     return {};
   }
   if (!wanted || wanted->empty()) {
     auto visible = ctx.visibleProjects();
     if (!visible) return fail(visible.error());
-    if (visible->empty())
-      return fail(ErrorCode::kNotFound, "you can see no project", "project");
+    if (visible->empty()) return fail(ErrorCode::kNotFound, "you can see no project", "project");
     ctx.project_ = visible->front();
     return {};
   }
@@ -412,8 +413,8 @@ core::Status Server::selectProject(RequestContext& ctx) {
     return fail(ErrorCode::kNotFound, "no project '" + printable(*wanted, 64) + "'", "project");
   };
   core::Result<store::Project> project = missing();
-  const bool numeric = std::all_of(wanted->begin(), wanted->end(),
-                                   [](char c) { return c >= '0' && c <= '9'; });
+  const bool numeric =
+      std::all_of(wanted->begin(), wanted->end(), [](char c) { return c >= '0' && c <= '9'; });
   if (numeric && wanted->size() < 18) project = store_.getProject(std::stoll(*wanted));
   if (!project || !numeric) {
     auto by_name = store_.findProject(*wanted);
@@ -494,8 +495,7 @@ void Server::dispatch(const httplib::Request& req, httplib::Response& res) {
     applyReply(reply, res);
   }
   const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-          .count();
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   record(route_label, req.method, res.status, ms);
   spdlog::info("http method={} path={} status={} ms={:.1f} by={}", printable(req.method, 16),
                printable(req.path), res.status, ms, printable(who, 128));
@@ -522,17 +522,17 @@ void Server::installHandlers() {
     if (!encoding.empty() && !core::equalsIgnoreCase(encoding, "identity")) {
       res.status = 415;
       res.set_header("Connection", "close");
-      res.set_content(dumpJson(encodeError({ErrorCode::kInvalidArgument,
-                                            "compressed request bodies are not accepted",
-                                            "Content-Encoding"})),
-                      "application/json");
+      res.set_content(
+          dumpJson(encodeError({ErrorCode::kInvalidArgument,
+                                "compressed request bodies are not accepted", "Content-Encoding"})),
+          "application/json");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.path.size() <= kMaxPathLength) return httplib::Server::HandlerResponse::Unhandled;
     res.status = 400;
-    res.set_content(dumpJson(encodeError({ErrorCode::kInvalidArgument, "the path is too long",
-                                          ""})),
-                    "application/json");
+    res.set_content(
+        dumpJson(encodeError({ErrorCode::kInvalidArgument, "the path is too long", ""})),
+        "application/json");
     return httplib::Server::HandlerResponse::Handled;
   });
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
@@ -545,22 +545,22 @@ void Server::installHandlers() {
   http.Delete("/.*", handler);
   // Errors cpp-httplib answers by itself (body over the limit, malformed request line) get the
   // same JSON shape as ours.
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    core::Error e{ErrorCode::kInvalidArgument, "bad request", ""};
-    if (res.status == 413) {
-      e = {ErrorCode::kTooLarge, "the request body is over the server's limit", ""};
-    } else if (res.status == 404) {
-      e = {ErrorCode::kNotFound, "not found", ""};
-    } else if (res.status == 405) {
-      e = {ErrorCode::kInvalidArgument, "method not allowed", ""};
-    } else if (res.status >= 500) {
-      e = {ErrorCode::kInternal, "internal error", ""};
-    }
-    res.set_content(dumpJson(encodeError(e)), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        core::Error e{ErrorCode::kInvalidArgument, "bad request", ""};
+        if (res.status == 413) {
+          e = {ErrorCode::kTooLarge, "the request body is over the server's limit", ""};
+        } else if (res.status == 404) {
+          e = {ErrorCode::kNotFound, "not found", ""};
+        } else if (res.status == 405) {
+          e = {ErrorCode::kInvalidArgument, "method not allowed", ""};
+        } else if (res.status >= 500) {
+          e = {ErrorCode::kInternal, "internal error", ""};
+        }
+        res.set_content(dumpJson(encodeError(e)), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   http.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown";
@@ -587,8 +587,8 @@ core::Result<int> Server::start() {
     port = options_.port;
   }
   if (port <= 0)
-    return fail(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
-                                             std::to_string(options_.port),
+    return fail(ErrorCode::kUnavailable,
+                "cannot listen on " + options_.host + ":" + std::to_string(options_.port),
                 "listen");
   port_ = port;
   thread_ = std::thread([this] {

@@ -17,13 +17,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "server/auth.h"
@@ -43,14 +42,14 @@ using Json = nlohmann::json;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                             // 0: any free port; start() says which
-  size_t max_body_bytes = 10 * 1024 * 1024;    // larger bodies get 413
-  int threads = 8;                             // worker threads serving requests
-  std::string static_dir;                      // the built web UI; empty: none served
+  int port = 8080;                           // 0: any free port; start() says which
+  size_t max_body_bytes = 10 * 1024 * 1024;  // larger bodies get 413
+  int threads = 8;                           // worker threads serving requests
+  std::string static_dir;                    // the built web UI; empty: none served
   core::TimeMs session_ttl_ms = 12 * core::kHourMs;
-  bool secure_cookies = false;                 // add "Secure" when served behind TLS
-  bool public_metrics = true;                  // /metrics without credentials (loopback scrapes)
-  PasswordHashParams password_params;          // for users created through the API
+  bool secure_cookies = false;         // add "Secure" when served behind TLS
+  bool public_metrics = true;          // /metrics without credentials (loopback scrapes)
+  PasswordHashParams password_params;  // for users created through the API
 };
 
 // Who may call a route. Users need at least `min_role`; API tokens need `scope` (kNone: tokens
@@ -64,7 +63,7 @@ struct Access {
 
 // The authenticated caller of a request.
 struct Principal {
-  std::optional<store::User> user;        // browser session
+  std::optional<store::User> user;  // browser session
   std::optional<store::Session> session;
   std::optional<store::ApiToken> token;   // or API token
   std::vector<core::OrgId> visible_orgs;  // a user's organisation and those below it

@@ -140,8 +140,8 @@ class ApiTest : public ::testing::Test {
   }
 
   HttpAnswer call(const std::string& method, const std::string& path, const Creds& creds = {},
-                  const std::string& body = "", const std::string& content_type =
-                                                     "application/json") {
+                  const std::string& body = "",
+                  const std::string& content_type = "application/json") {
     httplib::Client client("127.0.0.1", port_);
     client.set_read_timeout(30, 0);
     httplib::Headers headers;

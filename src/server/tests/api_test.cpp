@@ -104,8 +104,8 @@ TEST_F(ApiTest, ListFiltersSortsAndPagesWithCursor) {
       EXPECT_LE(item["score"].get<int>(), last_score);
       last_score = item["score"];
     }
-    cursor = page.json["next_cursor"].is_string() ? page.json["next_cursor"].get<std::string>()
-                                                   : "";
+    cursor =
+        page.json["next_cursor"].is_string() ? page.json["next_cursor"].get<std::string>() : "";
     ++pages;
   } while (!cursor.empty() && pages < 10);
   EXPECT_EQ(seen.size(), 12u);
@@ -117,8 +117,8 @@ TEST_F(ApiTest, TriageThroughPatchRecordsTimeline) {
   const std::string path = "/api/v1/threats/" + std::to_string(threat.id);
   Creds s = login("operator@provider.test");
 
-  auto assigned = patch(path, s, {{"group", "L2 Support"}, {"owner", "operator@a.test"},
-                                  {"state", "In Progress"}});
+  auto assigned = patch(
+      path, s, {{"group", "L2 Support"}, {"owner", "operator@a.test"}, {"state", "In Progress"}});
   ASSERT_EQ(assigned.status, 200) << assigned.body;
   EXPECT_EQ(assigned.json["group"], "L2 Support");
   EXPECT_EQ(assigned.json["owner"], "operator@a.test");
@@ -152,8 +152,8 @@ TEST_F(ApiTest, TriageThroughPatchRecordsTimeline) {
       EXPECT_EQ(e["actor"], "operator@provider.test");
     }
   }
-  for (const char* a : {"created", "assigned_group", "assigned_owner", "state", "closed",
-                        "reopened"})
+  for (const char* a :
+       {"created", "assigned_group", "assigned_owner", "state", "closed", "reopened"})
     EXPECT_TRUE(actions.count(a)) << "missing timeline action " << a << " in " << timeline.body;
 }
 
@@ -190,7 +190,8 @@ TEST_F(ApiTest, BulkByIdsReportsWhatDidNotChange) {
 }
 
 TEST_F(ApiTest, BulkByFilterChangesOnlyMatches) {
-  for (int i = 0; i < 5; ++i) seedThreat(a_prod_, "crit " + std::to_string(i), core::Severity::kCritical);
+  for (int i = 0; i < 5; ++i)
+    seedThreat(a_prod_, "crit " + std::to_string(i), core::Severity::kCritical);
   for (int i = 0; i < 3; ++i) seedThreat(a_prod_, "low " + std::to_string(i), core::Severity::kLow);
   seedThreat(b_prod_, "crit elsewhere", core::Severity::kCritical);
   Creds s = login("operator@a.test");
@@ -286,10 +287,10 @@ TEST_F(ApiTest, TagsAreManagedAndDeletionInUseNeedsReplacement) {
   EXPECT_EQ(renamed.json["name"], "Patch Management");
 
   auto threat = seedThreat(a_prod_, "CVE-2024-1234 on payments-api");
-  ASSERT_EQ(patch("/api/v1/threats/" + std::to_string(threat.id), m,
-                  {{"group", "Patch Management"}})
-                .status,
-            200);
+  ASSERT_EQ(
+      patch("/api/v1/threats/" + std::to_string(threat.id), m, {{"group", "Patch Management"}})
+          .status,
+      200);
   auto refused =
       call("DELETE", "/api/v1/tags/group/" + std::to_string(patching_id) + "?project=a-prod", m);
   EXPECT_EQ(refused.status, 409) << refused.body;
@@ -321,9 +322,9 @@ TEST_F(ApiTest, AdminCreatesUserWithGeneratedPasswordWhoCanSignIn) {
   Creds s = login("new.analyst@a.test", password);
   EXPECT_FALSE(s.cookie.empty());
 
-  EXPECT_EQ(post("/api/v1/users", admin, {{"email", "new.analyst@a.test"}, {"role", "operator"}})
-                .status,
-            409);
+  EXPECT_EQ(
+      post("/api/v1/users", admin, {{"email", "new.analyst@a.test"}, {"role", "operator"}}).status,
+      409);
   EXPECT_EQ(post("/api/v1/users", admin,
                  {{"email", "weak@a.test"}, {"role", "operator"}, {"password", "short"}})
                 .status,
@@ -364,9 +365,10 @@ TEST_F(ApiTest, AdminCreatesAndRevokesTokens) {
   EXPECT_EQ(revoked.status, 401);
 
   // A project of another customer is not theirs to mint tokens for.
-  EXPECT_EQ(post("/api/v1/tokens", admin, {{"project", "b-prod"}, {"name", "x"}, {"scopes", "read"}})
-                .status,
-            404);
+  EXPECT_EQ(
+      post("/api/v1/tokens", admin, {{"project", "b-prod"}, {"name", "x"}, {"scopes", "read"}})
+          .status,
+      404);
 }
 
 TEST_F(ApiTest, MetricsCountThreatsAndRequests) {
@@ -375,15 +377,15 @@ TEST_F(ApiTest, MetricsCountThreatsAndRequests) {
   get("/api/v1/threats", t);
   auto m = get("/metrics", {});
   ASSERT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("threatdesk_threats{state=\"New\",severity=\"HIGH\"} 1"),
-            std::string::npos)
+  EXPECT_NE(m.body.find("threatdesk_threats{state=\"New\",severity=\"HIGH\"} 1"), std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find("threatdesk_http_requests_total{route=\"/api/v1/threats\",method=\"GET\","
                         "status=\"200\"} 1"),
             std::string::npos)
       << m.body;
-  EXPECT_NE(m.body.find("threatdesk_http_request_duration_seconds_bucket{route=\"/api/v1/threats\""),
-            std::string::npos);
+  EXPECT_NE(
+      m.body.find("threatdesk_http_request_duration_seconds_bucket{route=\"/api/v1/threats\""),
+      std::string::npos);
 }
 
 TEST_F(ApiTest, StopIsIdempotentAndRefusesNewConnections) {

@@ -61,10 +61,10 @@ TEST_F(AuthzTest, ReadonlyReadsButChangesNothing) {
   EXPECT_EQ(patch(threatPath(threat), r, {{"state", "In Progress"}}).status, 403);
   EXPECT_EQ(patch(threatPath(threat), r, {{"severity", "LOW"}}).status, 403);
   EXPECT_EQ(post(threatPath(threat, "/notes"), r, {{"text", "nope"}}).status, 403);
-  EXPECT_EQ(post("/api/v1/threats/bulk", r,
-                 {{"ids", {threat.id}}, {"change", {{"group", "L2 Support"}}}})
-                .status,
-            403);
+  EXPECT_EQ(
+      post("/api/v1/threats/bulk", r, {{"ids", {threat.id}}, {"change", {{"group", "L2 Support"}}}})
+          .status,
+      403);
   EXPECT_EQ(post("/api/v1/tags/group", r, {{"name", "Nope"}}).status, 403);
   EXPECT_EQ(post("/api/v1/users", r, {{"email", "x@y.z"}, {"role", "admin"}}).status, 403);
   EXPECT_EQ(post("/api/v1/tokens", r, {{"name", "x"}, {"scopes", "read"}}).status, 403);
@@ -78,10 +78,10 @@ TEST_F(AuthzTest, OperatorWorksThreatsButDeletesNothing) {
   EXPECT_EQ(post("/api/v1/threats", o, {{"name", "manual"}}).status, 201);
   EXPECT_EQ(patch(threatPath(threat), o, {{"state", "In Progress"}}).status, 200);
   EXPECT_EQ(post(threatPath(threat, "/notes"), o, {{"text", "on it"}}).status, 201);
-  EXPECT_EQ(post("/api/v1/threats/bulk", o,
-                 {{"ids", {threat.id}}, {"change", {{"group", "L2 Support"}}}})
-                .status,
-            200);
+  EXPECT_EQ(
+      post("/api/v1/threats/bulk", o, {{"ids", {threat.id}}, {"change", {{"group", "L2 Support"}}}})
+          .status,
+      200);
 
   auto groups = store_->listTags(provider_.id, store::TagKind::kGroup).value();
   const std::string tag_path = "/api/v1/tags/group/" + std::to_string(groups.front().id);
@@ -93,9 +93,9 @@ TEST_F(AuthzTest, OperatorWorksThreatsButDeletesNothing) {
   Creds admin = login("admin@provider.test");
   auto tok = post("/api/v1/tokens", admin, {{"name", "ci"}, {"scopes", "read"}});
   ASSERT_EQ(tok.status, 201) << tok.body;
-  EXPECT_EQ(call("DELETE", "/api/v1/tokens/" + std::to_string(tok.json["id"].get<int64_t>()), o)
-                .status,
-            403);
+  EXPECT_EQ(
+      call("DELETE", "/api/v1/tokens/" + std::to_string(tok.json["id"].get<int64_t>()), o).status,
+      403);
   EXPECT_FALSE(store_->listTokens(std::nullopt)->front().revoked_at.has_value());
   EXPECT_EQ(post("/api/v1/users", o, {{"email", "x@y.z"}, {"role", "admin"}}).status, 403);
 }
@@ -160,9 +160,9 @@ TEST_F(AuthzTest, ChildOrganisationSeesNeitherParentNorSibling) {
   // Tags of the parent's organisation are not theirs either.
   auto groups = store_->listTags(provider_.id, store::TagKind::kGroup).value();
   Creds admin_a = login("admin@a.test");
-  EXPECT_EQ(call("DELETE", "/api/v1/tags/group/" + std::to_string(groups.front().id), admin_a)
-                .status,
-            404);
+  EXPECT_EQ(
+      call("DELETE", "/api/v1/tags/group/" + std::to_string(groups.front().id), admin_a).status,
+      404);
   EXPECT_EQ(get("/api/v1/tags/group?project=provider-soc", admin_a).status, 404);
   // Nor may their admin create users above them.
   EXPECT_EQ(post("/api/v1/users", admin_a,
@@ -184,8 +184,8 @@ TEST_F(AuthzTest, TokenOfProjectANeitherReadsNorChangesProjectB) {
   EXPECT_EQ(get(threatPath(in_b, "/timeline"), t).status, 404);
   EXPECT_EQ(patch(threatPath(in_b), t, {{"state", "Closed"}, {"outcome", "Benign"}}).status, 404);
   EXPECT_EQ(post(threatPath(in_b, "/notes"), t, {{"text", "x"}}).status, 404);
-  auto bulk = post("/api/v1/threats/bulk", t,
-                   {{"ids", {in_b.id}}, {"change", {{"state", "On Hold"}}}});
+  auto bulk =
+      post("/api/v1/threats/bulk", t, {{"ids", {in_b.id}}, {"change", {{"state", "On Hold"}}}});
   EXPECT_EQ(bulk.json["changed"], 0);
   // A token names its project; asking for another one is refused, not silently redirected.
   EXPECT_EQ(get("/api/v1/threats?project=b-prod", t).status, 403);

@@ -112,8 +112,8 @@ TEST_F(BadInputTest, OversizedBodyIs413Json) {
 }
 
 TEST_F(BadInputTest, DeeplyNestedJsonIsRefused) {
-  std::string deep = "{\"name\":\"x\",\"evidence\":" + std::string(100000, '[') +
-                     std::string(100000, ']') + "}";
+  std::string deep =
+      "{\"name\":\"x\",\"evidence\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   expectError(create(deep), 400);
 }
 
@@ -127,13 +127,13 @@ TEST_F(BadInputTest, SqlMetacharactersAndWildcardsInTextSearchAreLiteral) {
     EXPECT_EQ(a.status, 200) << query << ": " << a.body;
     return a.json.value("total", -1);
   };
-  EXPECT_EQ(total("%25"), 1);      // %
+  EXPECT_EQ(total("%25"), 1);  // %
   EXPECT_EQ(total("_"), 1);
-  EXPECT_EQ(total("%25%25"), 0);   // %%
+  EXPECT_EQ(total("%25%25"), 0);  // %%
   EXPECT_EQ(total("'"), 1);
   EXPECT_EQ(total("%27%20OR%201%3D1%20--"), 0);  // ' OR 1=1 --
   EXPECT_EQ(total("%27%3B%20DROP%20TABLE%20threats%3B%20--"), 0);
-  EXPECT_EQ(total("%5C"), 0);      // backslash
+  EXPECT_EQ(total("%5C"), 0);  // backslash
   EXPECT_EQ(total("plain"), 1);
   EXPECT_EQ(get("/api/v1/threats", t_).json["total"], 4);  // the table is still there
   // The same characters elsewhere in the filter.
@@ -196,8 +196,8 @@ TEST_F(BadInputTest, BadLoginsAndAdminBodies) {
   expectError(post("/api/v1/users", admin, {{"email", "not-an-email"}, {"role", "operator"}}), 422,
               "email");
   expectError(post("/api/v1/users", admin, {{"email", "a@b.c"}, {"role", "god"}}), 422, "role");
-  expectError(post("/api/v1/users", admin, {{"email", "a@b.c"}, {"role", "operator"},
-                                            {"time_zone", "../../etc/passwd"}}),
+  expectError(post("/api/v1/users", admin,
+                   {{"email", "a@b.c"}, {"role", "operator"}, {"time_zone", "../../etc/passwd"}}),
               422, "time_zone");
   expectError(post("/api/v1/tokens", admin, {{"name", "x"}, {"scopes", {"admin"}}}), 422, "scopes");
   expectError(post("/api/v1/tokens", admin, {{"name", "x"}}), 422, "scopes");
@@ -208,15 +208,15 @@ TEST_F(BadInputTest, BadLoginsAndAdminBodies) {
 
 TEST_F(BadInputTest, ServerSurvivesGarbageAndKeepsServing) {
   for (const std::string& raw : std::vector<std::string>{
-           std::string("\0\0\0", 3), std::string(1000, '{'), std::string("[") + std::string(60, '['),
-        std::string("{\"name\":\"\\ud800\"}"), std::string("{\"name\":\"x\",\"score\":1e999}")}) {
+           std::string("\0\0\0", 3), std::string(1000, '{'),
+           std::string("[") + std::string(60, '['), std::string("{\"name\":\"\\ud800\"}"),
+           std::string("{\"name\":\"x\",\"score\":1e999}")}) {
     auto a = create(raw);
     EXPECT_GE(a.status, 400) << raw.substr(0, 40);
     EXPECT_LT(a.status, 500) << raw.substr(0, 40) << ": " << a.body;
   }
   EXPECT_EQ(get("/healthz", {}).status, 200);
 }
-
 
 // gzip of `n` zero bytes: a few KiB on the wire that would inflate to `n` in memory.
 std::string gzipZeros(size_t n) {

@@ -93,15 +93,15 @@ TEST_F(ExportTest, SpreadsheetFormulasAndSeparatorsAreNeutralised) {
 }
 
 TEST_F(ExportTest, LargeExportArrivesInManyChunks) {
-  for (int i = 0; i < 4; ++i) seedMany(a_prod_, 1000, core::Severity::kHigh, "bulk" + std::to_string(i));
+  for (int i = 0; i < 4; ++i)
+    seedMany(a_prod_, 1000, core::Severity::kHigh, "bulk" + std::to_string(i));
   Creds t = bearer(a_prod_, store::Scope::kRead);
   httplib::Client client("127.0.0.1", port_);
   size_t chunks = 0;
   size_t bytes = 0;
   size_t newlines = 0;
   auto r = client.Get("/api/v1/threats/export?format=ndjson",
-                      {{"Authorization", "Bearer " + t.bearer}},
-                      [&](const char* data, size_t n) {
+                      {{"Authorization", "Bearer " + t.bearer}}, [&](const char* data, size_t n) {
                         ++chunks;
                         bytes += n;
                         newlines += std::count(data, data + n, '\n');
@@ -120,9 +120,9 @@ TEST_F(ExportTest, ExportNeedsReadAccessToTheProject) {
   EXPECT_EQ(get("/api/v1/threats/export?project=b-prod", s).status, 404);
 }
 
-
 TEST_F(ExportTest, StopLetsAnExportInFlightFinish) {
-  for (int i = 0; i < 3; ++i) seedMany(a_prod_, 1000, core::Severity::kHigh, "s" + std::to_string(i));
+  for (int i = 0; i < 3; ++i)
+    seedMany(a_prod_, 1000, core::Severity::kHigh, "s" + std::to_string(i));
   Creds t = bearer(a_prod_, store::Scope::kRead);
   std::promise<void> first_chunk;
   std::atomic<bool> signalled{false};
@@ -131,8 +131,7 @@ TEST_F(ExportTest, StopLetsAnExportInFlightFinish) {
     client.set_read_timeout(30, 0);
     size_t newlines = 0;
     auto r = client.Get("/api/v1/threats/export?format=ndjson",
-                        {{"Authorization", "Bearer " + t.bearer}},
-                        [&](const char* data, size_t n) {
+                        {{"Authorization", "Bearer " + t.bearer}}, [&](const char* data, size_t n) {
                           newlines += std::count(data, data + n, '\n');
                           if (!signalled.exchange(true)) {
                             first_chunk.set_value();

@@ -96,10 +96,18 @@ TEST(JsonCodecTest, BulkRequestTakesIdsOrFilter) {
 }
 
 TEST(JsonCodecTest, QueryParametersBecomeFilterAndPage) {
-  QueryParams p = {{"severity", "HIGH,critical"}, {"state", "New"},  {"state", "On Hold"},
-                   {"group", ""},                 {"open", "true"},  {"sort", "score"},
-                   {"order", "asc"},              {"limit", "20"},   {"cursor", "abc"},
-                   {"text", "100%"},              {"project", "p1"}, {"split", "group"}};
+  QueryParams p = {{"severity", "HIGH,critical"},
+                   {"state", "New"},
+                   {"state", "On Hold"},
+                   {"group", ""},
+                   {"open", "true"},
+                   {"sort", "score"},
+                   {"order", "asc"},
+                   {"limit", "20"},
+                   {"cursor", "abc"},
+                   {"text", "100%"},
+                   {"project", "p1"},
+                   {"split", "group"}};
   auto q = decodeThreatQuery(p, {"project"});
   ASSERT_TRUE(q) << q.error().message;
   EXPECT_EQ(q->filter.severities.size(), 2u);
@@ -117,12 +125,14 @@ TEST(JsonCodecTest, QueryParametersBecomeFilterAndPage) {
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().field, "project");
   EXPECT_EQ(decodeThreatQuery({{"limit", "-1"}}).error().field, "limit");
-  EXPECT_EQ(decodeThreatQuery({{"limit", "12abc"}}).error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(decodeThreatQuery({{"limit", "12abc"}}).error().code,
+            core::ErrorCode::kInvalidArgument);
 }
 
 TEST(JsonCodecTest, ParseJsonRefusesDeepNestingAndGarbage) {
   EXPECT_TRUE(parseJson(std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']')));
-  EXPECT_FALSE(parseJson(std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']')));
+  EXPECT_FALSE(
+      parseJson(std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']')));
   // Brackets inside strings do not count.
   EXPECT_TRUE(parseJson("\"" + std::string(1000, '[') + "\""));
   EXPECT_FALSE(parseJson("{"));
