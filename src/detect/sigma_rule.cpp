@@ -570,6 +570,92 @@ SigmaRule parseDocument(const YAML::Node& doc, const std::string& file) {
   return rule;
 }
 
+// yaml-cpp 0.7 can loop forever on a flow collection that is never closed (found by
+// fuzz/sigma). Sigma rules are block YAML: refuse unbalanced flow brackets before parsing.
+// Returns the 1-based line of the problem, or 0 when the text is fine.
+int unbalancedFlowLine(std::string_view t) {
+  std::vector<char> flow;
+  bool value_start = true;  // at a place where a YAML node may begin
+  int line = 1;
+  size_t line_indent = 0, i = 0;
+  auto skipQuoted = [&](char q) {
+    for (++i; i < t.size(); ++i) {
+      if (t[i] == '\n') ++line;
+      if (q == '"' && t[i] == '\\') {
+        ++i;
+      } else if (t[i] == q) {
+        if (q == '\'' && i + 1 < t.size() && t[i + 1] == '\'') {
+          ++i;
+        } else {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+      line_indent = 0;
+      while (i < t.size() && t[i] == ' ') {
+        ++line_indent;
+        ++i;
+      }
+      if (flow.empty()) value_start = true;
+      continue;
+    }
+    if (c == '#' && (i == 0 || t[i - 1] == ' ' || t[i - 1] == '\t')) {
+      while (i < t.size() && t[i] != '\n') ++i;
+      continue;
+    }
+    if (!flow.empty()) {
+      if (c == '\'' || c == '"') {
+        if (!skipQuoted(c)) return line;
+      } else if (c == '[' || c == '{') {
+        flow.push_back(c);
+      } else if (c == ']' || c == '}') {
+        if (flow.back() != (c == ']' ? '[' : '{')) return line;
+        flow.pop_back();
+        value_start = false;
+      }
+      ++i;
+      continue;
+    }
+    if (value_start && (c == '[' || c == '{')) {
+      flow.push_back(c);
+    } else if (value_start && (c == '\'' || c == '"')) {
+      if (!skipQuoted(c)) return line;
+      value_start = false;
+    } else if (value_start && (c == '|' || c == '>')) {
+      // A block scalar: its lines are more indented than the key's line; skip them.
+      const size_t key_indent = line_indent;
+      while (i < t.size()) {
+        while (i < t.size() && t[i] != '\n') ++i;
+        if (i >= t.size()) break;
+        size_t j = i + 1, ind = 0;
+        while (j < t.size() && t[j] == ' ') {
+          ++j;
+          ++ind;
+        }
+        if (j < t.size() && t[j] != '\n' && ind <= key_indent) break;
+        ++line;
+        i = j;
+      }
+      continue;
+    } else if (c == ':' && (i + 1 == t.size() || t[i + 1] == ' ' || t[i + 1] == '\n')) {
+      value_start = true;
+    } else if (c == '-' && value_start && (i + 1 == t.size() || t[i + 1] == ' ')) {
+      value_start = true;
+    } else if (c != ' ' && c != '\t' && c != '?') {
+      value_start = false;
+    }
+    ++i;
+  }
+  return flow.empty() ? 0 : line;
+}
+
 }  // namespace
 
 std::string_view modifierName(Modifier m) {
@@ -653,6 +739,13 @@ std::vector<SigmaRule> parseSigmaYaml(std::string_view yaml_text, const std::str
                                       LoadReport& report) {
   std::vector<SigmaRule> rules;
   std::vector<YAML::Node> docs;
+  if (const int bad = unbalancedFlowLine(yaml_text); bad > 0) {
+    report.add({DiagnosticLevel::kError, code::kYamlParse,
+                "unbalanced flow collection or unterminated quote ([ ] { } ' \")", file, bad, 1,
+                "", ""});
+    ++report.rules_refused;
+    return rules;
+  }
   try {
     docs = YAML::LoadAll(std::string(yaml_text));
   } catch (const YAML::Exception& e) {

@@ -198,3 +198,38 @@ TEST(RuleStatusTest, DeprecatedFilteredByDefault) {
 
 }  // namespace
 }  // namespace td::detect
+
+namespace td::detect {
+namespace {
+
+// fuzz/sigma found that yaml-cpp 0.7 loops forever on an unclosed flow collection; such text is
+// refused before it reaches the YAML parser.
+TEST(SigmaParserTest, UnbalancedFlowCollectionIsRefusedNotHung) {
+  const std::string text =
+      ", Y: null}\n  condition: keywordss: ['mimikatitle: tcorletitle: kw\nl:\n  keywozds: "
+      "['mimikatz', 'a*b']\n  sel: [Dextits: false, Y: null}\n  condition: keywordss: "
+      "['mimikatitle: tcorler";
+  LoadReport report;
+  EXPECT_TRUE(parseSigmaYaml(text, "t.yml", report).empty());
+  ASSERT_EQ(report.errorCount(), 1u);
+  EXPECT_EQ(report.diagnostics[0].code, code::kYamlParse);
+  // Brackets inside quotes, plain scalars and block scalars are not flow collections.
+  LoadReport ok;
+  auto rules = parseSigmaYaml(R"(title: 'a [b'
+description: |
+  [not flow
+  {either
+logsource: {product: windows, service: security}
+detection:
+  sel:
+    CommandLine|re: '^[a-z]+\{'
+    Other: x[y
+  condition: sel  # [comment
+)",
+                              "ok.yml", ok);
+  EXPECT_EQ(ok.errorCount(), 0u) << ok.format();
+  EXPECT_EQ(rules.size(), 1u);
+}
+
+}  // namespace
+}  // namespace td::detect
