@@ -4,8 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <map>
+
 #include "app/cli.h"
 #include "core/text.h"
+#include "server/export_format.h"
+#include "server/json_codec.h"
 #include "triage/service.h"
 
 namespace td::app {
@@ -84,8 +89,72 @@ void addCreate(CLI::App& app) {
   });
 }
 
+struct ExportOptions {
+  std::string store = kDefaultStore;
+  std::string project, format = "csv", out = "-";
+  // Filters, spelled as the API's query parameters so both are read by one decoder.
+  std::map<std::string, std::string> filters;
+};
+
+void addExport(CLI::App& app) {
+  auto o = std::make_shared<ExportOptions>();
+  auto* cmd = app.add_subcommand(
+      "export", "Write a project's threats as CSV or NDJSON, streamed (memory stays flat)");
+  addStoreOption(cmd, o->store);
+  cmd->add_option("--project", o->project, "Project name")->required();
+  cmd->add_option("--format", o->format, "csv or ndjson")
+      ->check(CLI::IsMember({"csv", "ndjson"}))
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "Output file ('-': standard output)")->capture_default_str();
+  for (const char* name : {"group", "state", "severity", "source", "owner", "kind", "entity",
+                           "host", "text", "open", "from", "to", "sort", "order"}) {
+    cmd->add_option(std::string("--") + name, o->filters[name],
+                    std::string("Filter or order as the API's '") + name +
+                        "' query parameter (see docs/api.md)");
+  }
+  cmd->callback([o] {
+    server::QueryParams params;
+    for (const auto& [name, value] : o->filters)
+      if (!value.empty()) params.emplace(name, value);
+    auto query = server::decodeThreatQuery(params);
+    if (!query) {
+      core::Error e = query.error();
+      if (!e.field.empty()) e.field = "--" + e.field;
+      throw CommandFailed(e);
+    }
+    auto store = openStoreOrFail(o->store);
+    query->filter.project_id = orFail(store->findProject(o->project)).id;
+    std::ofstream file;
+    if (o->out != "-") {
+      file.open(o->out, std::ios::binary | std::ios::trunc);
+      if (!file) throw CommandFailed("--out: cannot write " + o->out);
+    }
+    std::ostream& out = o->out == "-" ? std::cout : file;
+    const bool csv = o->format == "csv";
+    std::string buffer;
+    if (csv) buffer += server::kThreatCsvHeader;
+    std::int64_t rows = 0;
+    orFail(store->exportThreats(query->filter, query->page, [&](const core::Threat& t) {
+      csv ? server::appendThreatCsv(buffer, t) : server::appendThreatNdjson(buffer, t);
+      ++rows;
+      if (buffer.size() >= 64 * 1024) {
+        out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        buffer.clear();
+      }
+      return static_cast<bool>(out);
+    }));
+    out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    out.flush();
+    if (!out) throw CommandFailed("--out: write failed");
+    if (o->out != "-") std::cerr << rows << " threats written to " << o->out << "\n";
+  });
+}
+
 }  // namespace
 
-void registerThreatCommands(CLI::App& app) { addCreate(app); }
+void registerThreatCommands(CLI::App& app) {
+  addCreate(app);
+  addExport(app);
+}
 
 }  // namespace td::app

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/text.h"
+#include "server/export_format.h"
 #include "server/json_codec.h"
 #include "server/server.h"
 
@@ -31,65 +32,6 @@ core::Result<ThreatQuery> threatQuery(const RequestContext& ctx,
 
 // --- CSV / NDJSON export ---------------------------------------------------------------------
 
-// A spreadsheet runs a cell that starts with = + - @ (or tab/CR) as a formula; exported threat
-// names come from detections, i.e. from attackers, so such cells get a leading quote.
-std::string csvCell(std::string_view value) {
-  std::string v(value);
-  if (!v.empty() &&
-      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r'))
-    v.insert(v.begin(), '\'');
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-constexpr std::string_view kCsvHeader =
-    "id,project_id,name,score,severity,kind,source,state,outcome,group,owner,entity_type,"
-    "entity_value,entity_group,host,rule_id,rule_group,tags,count,created_at,last_seen,"
-    "closed_at\r\n";
-
-void appendCsv(std::string& out, const core::Threat& t) {
-  std::string tags;
-  for (const auto& tag : t.tags) {
-    if (!tags.empty()) tags += ';';
-    tags += tag;
-  }
-  const std::string cells[] = {std::to_string(t.id),
-                               std::to_string(t.project_id),
-                               csvCell(t.name),
-                               std::to_string(t.score),
-                               std::string(core::severityName(t.severity)),
-                               std::string(core::threatKindName(t.kind)),
-                               csvCell(t.source),
-                               csvCell(t.state),
-                               csvCell(t.outcome),
-                               csvCell(t.group),
-                               csvCell(t.owner),
-                               csvCell(t.entity.type),
-                               csvCell(t.entity.value),
-                               csvCell(t.entity_group),
-                               csvCell(t.host),
-                               csvCell(t.rule_id),
-                               csvCell(t.rule_group),
-                               csvCell(tags),
-                               std::to_string(t.count),
-                               core::formatRfc3339(t.created_at),
-                               core::formatRfc3339(t.last_seen),
-                               t.closed_at ? core::formatRfc3339(*t.closed_at) : std::string()};
-  bool first = true;
-  for (const auto& c : cells) {
-    if (!first) out += ',';
-    out += c;
-    first = false;
-  }
-  out += "\r\n";
-}
-
 core::Result<Reply> exportThreats(RequestContext& ctx, store::Store& store) {
   auto q = threatQuery(ctx, {"project", "format"});
   if (!q) return fail(q.error());
@@ -112,7 +54,7 @@ core::Result<Reply> exportThreats(RequestContext& ctx, store::Store& store) {
     constexpr size_t kFlushBytes = 64 * 1024;
     std::string buffer;
     buffer.reserve(kFlushBytes + 4096);
-    if (csv) buffer += kCsvHeader;
+    if (csv) buffer += kThreatCsvHeader;
     bool client_gone = false;
     auto flush = [&] {
       if (buffer.empty()) return true;
@@ -125,10 +67,9 @@ core::Result<Reply> exportThreats(RequestContext& ctx, store::Store& store) {
     };
     auto status = s->exportThreats(filter, order, [&](const core::Threat& t) {
       if (csv) {
-        appendCsv(buffer, t);
+        appendThreatCsv(buffer, t);
       } else {
-        buffer += dumpJson(encodeThreat(t, true));
-        buffer += '\n';
+        appendThreatNdjson(buffer, t);
       }
       return buffer.size() < kFlushBytes || flush();
     });

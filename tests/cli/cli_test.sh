@@ -32,6 +32,18 @@ again=$("$TD_BIN" threat create --store "$STORE" --project Payments --name "Lost
   --severity high --entity user:alice)
 expect_eq "duplicate folds into the open threat" "$again" "1"
 
+csv=$("$TD_BIN" export --store "$STORE" --project Payments --format csv)
+expect_match "csv header" "$(head -1 <<<"$csv")" "^id,project_id,name,score,severity"
+expect_eq "csv rows" "$(wc -l <<<"$csv")" "2"
+expect_match "csv row" "$(sed -n 2p <<<"$csv")" '^1,1,Lost laptop,70,HIGH,THREAT,Manual,New,.*,user,alice,.*,2,'
+"$TD_BIN" threat create --store "$STORE" --project Payments --name "=cmd|' /C calc'!A0" --severity low >/dev/null
+expect_match "formula cells neutralised" "$("$TD_BIN" export --store "$STORE" --project Payments)" "'=cmd"
+nd=$("$TD_BIN" export --store "$STORE" --project Payments --format ndjson --severity HIGH --out "$WORK/high.ndjson" 2>&1)
+expect_match "export to a file reports its count" "$nd" "1 threats written"
+expect_match "ndjson filtered" "$(cat "$WORK/high.ndjson")" '^\{.*"name":"Lost laptop".*\}$'
+expect_cli_error "bad export filter" export --store "$STORE" --project Payments --severity urgent
+expect_cli_error "bad export format" export --store "$STORE" --project Payments --format xml
+
 expect_cli_error "unknown project" threat create --store "$STORE" --project Nope --name x
 expect_cli_error "bad severity" threat create --store "$STORE" --project Payments --name x --severity urgent
 expect_cli_error "score out of range" threat create --store "$STORE" --project Payments --name x --score 101
