@@ -6,6 +6,7 @@
 
 #include "app/cli.h"
 #include "server/auth.h"
+#include "server/json_codec.h"
 #include "triage/service.h"
 
 namespace td::app {
@@ -91,6 +92,8 @@ void addUserCommands(CLI::App& app, std::shared_ptr<Options> o) {
     u.email = o->email;
     u.display_name = o->display_name;
     u.role = orFail(store::parseRole(o->role));
+    orFail(server::validateEmail(o->email, "--email"));
+    orFail(server::validateTimeZone(o->time_zone, "--time-zone"));
     u.time_zone = o->time_zone;
     u.org_id = orFail(store->findOrg(o->org)).id;
     std::string password = o->password_stdin ? readSecretLine() : server::generatePassword();

@@ -50,6 +50,8 @@ expect_cli_error "score out of range" threat create --store "$STORE" --project P
 expect_cli_error "bad entity" threat create --store "$STORE" --project Payments --name x --entity alice
 expect_cli_error "bad evidence" threat create --store "$STORE" --project Payments --name x --evidence '{'
 expect_cli_error "unknown role" user add --store "$STORE" --email x@y.test --org Northwind --role root
+expect_cli_error "unknown time zone" user add --store "$STORE" --email tz@y.test --org Northwind --time-zone Mars/Olympus_Mons_Base
+expect_cli_error "bad email" user add --store "$STORE" --email not-an-email --org Northwind
 expect_cli_error "duplicate org" org add --store "$STORE" --name "acme mssp"
 expect_cli_error "unknown scope" token create --store "$STORE" --project Payments --scopes admin
 expect_cli_error "short password" user passwd --store "$STORE" --email ro@northwind.test <<<"short"
