@@ -30,6 +30,19 @@ core::Result<ThreatQuery> threatQuery(const RequestContext& ctx,
   return q;
 }
 
+// The `{"items": [...]}` answer of a list that hangs off one visible threat (notes, timeline).
+template <typename Fetch, typename Encode>
+core::Result<Reply> threatItems(RequestContext& ctx, Fetch fetch, Encode encode) {
+  auto id = ctx.idParam("id");
+  if (!id) return fail(id.error());
+  if (auto threat = ctx.visibleThreat(*id); !threat) return fail(threat.error());
+  auto rows = fetch(*id);
+  if (!rows) return fail(rows.error());
+  Json items = Json::array();
+  for (const auto& row : *rows) items.push_back(encode(row));
+  return Reply::json({{"items", std::move(items)}});
+}
+
 // --- CSV / NDJSON export ---------------------------------------------------------------------
 
 core::Result<Reply> exportThreats(RequestContext& ctx, store::Store& store) {
@@ -173,32 +186,18 @@ void addThreatRoutes(Server& server) {
   server.addRoute({"GET",
                    "/api/v1/threats/{id}/notes",
                    {false, Role::kReadonly, Scope::kRead},
-                   [&store](RequestContext& ctx) -> core::Result<Reply> {
-                     auto id = ctx.idParam("id");
-                     if (!id) return fail(id.error());
-                     auto threat = ctx.visibleThreat(*id);
-                     if (!threat) return fail(threat.error());
-                     auto notes = store.listNotes(*id);
-                     if (!notes) return fail(notes.error());
-                     Json items = Json::array();
-                     for (const auto& n : *notes) items.push_back(encodeNote(n));
-                     return Reply::json({{"items", std::move(items)}});
+                   [&store](RequestContext& ctx) {
+                     return threatItems(ctx, [&](core::ThreatId id) { return store.listNotes(id); },
+                                        encodeNote);
                    },
                    "A threat's notes"});
 
   server.addRoute({"GET",
                    "/api/v1/threats/{id}/timeline",
                    {false, Role::kReadonly, Scope::kRead},
-                   [&store](RequestContext& ctx) -> core::Result<Reply> {
-                     auto id = ctx.idParam("id");
-                     if (!id) return fail(id.error());
-                     auto threat = ctx.visibleThreat(*id);
-                     if (!threat) return fail(threat.error());
-                     auto entries = store.timeline(*id);
-                     if (!entries) return fail(entries.error());
-                     Json items = Json::array();
-                     for (const auto& e : *entries) items.push_back(encodeTimelineEntry(e));
-                     return Reply::json({{"items", std::move(items)}});
+                   [&store](RequestContext& ctx) {
+                     return threatItems(ctx, [&](core::ThreatId id) { return store.timeline(id); },
+                                        encodeTimelineEntry);
                    },
                    "A threat's automatic timeline"});
 
