@@ -138,6 +138,10 @@ class Store {
   virtual Result<std::vector<OutboxEvent>> claimOutbox(int limit, TimeMs lease_ms) = 0;
   virtual Status ackOutbox(const std::vector<std::int64_t>& ids) = 0;
   virtual Result<std::vector<OutboxEvent>> listOutbox(ThreatId threat) = 0;
+
+  // --- domain stores ---------------------------------------------------------------------------
+  // Each engine's own tables sit behind an interface of their own (store/<domain>_store.h,
+  // implemented per backend in store/sqlite/sqlite_<domain>_store.cpp), reached from here.
 };
 
 // Opens a store from a URL: "sqlite:PATH" (created and migrated when missing). PostgreSQL

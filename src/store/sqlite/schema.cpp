@@ -1,20 +1,15 @@
 #include "store/sqlite/schema.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "core/time.h"
 
 namespace td::store::sqlite {
-namespace {
-
-struct Migration {
-  int version;
-  const char* sql;
-};
 
 // Never edit a migration that has shipped; add a new one.
-const std::vector<Migration>& migrations() {
+const std::vector<Migration>& foundationMigrations() {
   static const std::vector<Migration> kMigrations = {
       {1, R"sql(
 CREATE TABLE orgs (
@@ -181,6 +176,22 @@ ALTER TABLE evidence_samples_v2 RENAME TO evidence_samples;
 )sql"},
   };
   return kMigrations;
+}
+
+namespace {
+
+// Every domain's migrations in version order.
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kAll = [] {
+    std::vector<Migration> all;
+    for (const auto* list : {&foundationMigrations(), &detectMigrations(), &intelMigrations(),
+                             &vulnMigrations(), &respondMigrations(), &reportMigrations()})
+      all.insert(all.end(), list->begin(), list->end());
+    std::sort(all.begin(), all.end(),
+              [](const Migration& a, const Migration& b) { return a.version < b.version; });
+    return all;
+  }();
+  return kAll;
 }
 
 }  // namespace

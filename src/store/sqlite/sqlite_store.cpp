@@ -456,6 +456,16 @@ Result<SqliteStore::Reader> SqliteStore::reader() {
   return Reader(this, std::move(conn));
 }
 
+Status SqliteStore::withWriter(const std::function<Status(Connection&)>& fn) {
+  std::lock_guard lock(write_mu_);
+  return fn(*writer_);
+}
+
+Status SqliteStore::withReader(const std::function<Status(Connection&)>& fn) {
+  TD_TRY(conn, reader());
+  return fn(*conn);
+}
+
 // --- organisations, projects, users ----------------------------------------------------------
 
 Result<Org> SqliteStore::createOrg(const std::string& name, std::optional<OrgId> parent) {

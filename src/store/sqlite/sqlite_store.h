@@ -80,6 +80,13 @@ class SqliteStore final : public Store {
   Status ackOutbox(const std::vector<std::int64_t>& ids) override;
   Result<std::vector<OutboxEvent>> listOutbox(ThreatId threat) override;
 
+  // For the domain stores beside this class (sqlite_<domain>_store.cpp): runs `fn` on the writer
+  // connection under the write lock, or on a pooled reader connection. Domain stores never write
+  // the threats table themselves: threat changes go through this class so the read model and the
+  // timeline stay right.
+  Status withWriter(const std::function<Status(Connection&)>& fn);
+  Status withReader(const std::function<Status(Connection&)>& fn);
+
   // For benchmarks and tests: the read model's size in bytes.
   size_t indexMemoryBytes() const { return index_.memoryBytes(); }
   // For benchmarks: the write connection, to seed rows directly. Hold no other call meanwhile,
