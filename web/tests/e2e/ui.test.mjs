@@ -1,0 +1,290 @@
+// End-to-end tests of the web UI in a real browser: Debian's Chromium driven by playwright-core,
+// against a real `threatdesk serve --demo` that this file starts on a free loopback port with a
+// fresh SQLite database, and stops at the end. Every test saves a screenshot under $TD_E2E_OUT.
+//
+//   TD_BIN=build/x/threatdesk node --test web/tests/e2e/   (after scripts/build-web)
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webDir = resolve(here, '../..');
+const bin = process.env.TD_BIN;
+const chromiumPath = process.env.TD_CHROMIUM ?? '/usr/bin/chromium';
+const outDir = resolve(process.env.TD_E2E_OUT ?? join(tmpdir(), 'threatdesk-e2e'));
+
+let server;
+let base;
+let password;
+let workDir;
+let browser;
+let context;
+let page;
+let project;
+let shot = 0;
+
+async function screenshot(p, name) {
+  shot += 1;
+  await p.screenshot({ path: join(outDir, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+
+function startServer() {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(
+      bin,
+      ['serve', '--listen', '127.0.0.1:0', '--store', `sqlite:${join(workDir, 'td.db')}`, '--demo', '--web', join(webDir, 'dist'), '--threads', '4'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${out}\n${err.slice(-2000)}`)), 60000);
+    proc.stderr.on('data', (d) => {
+      err += d;
+      if (err.length > 100000) err = err.slice(-50000);
+    });
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const pw = /with password (\S+) \(shown once/.exec(out);
+      const url = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (pw && url) {
+        clearTimeout(timer);
+        password = pw[1];
+        base = url[1];
+        resolvePromise(proc);
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}\n${err.slice(-2000)}`));
+    });
+  });
+}
+
+/** The API as the signed-in browser sees it (same cookie, CSRF header from /me). */
+async function apiAs(p, method, path, body) {
+  const me = await (await p.request.get(`${base}/api/v1/me`)).json();
+  const res = await p.request.fetch(`${base}${path}`, {
+    method,
+    headers: { 'X-CSRF-Token': me.csrf_token ?? '', 'Content-Type': 'application/json' },
+    data: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.ok(), `${method} ${path} → ${res.status()}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function login(p, email, pw) {
+  await p.goto(`${base}/`);
+  await p.waitForURL(/\/login/);
+  await p.getByLabel('E-mail').fill(email);
+  await p.getByLabel('Password').fill(pw);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.waitForURL(/\/threats/);
+  await settled(p);
+}
+
+/** Waits until the overview has loaded what its URL asks for. */
+async function settled(p) {
+  await p.waitForSelector('main[id="main"]:not([aria-busy])', { timeout: 20000 });
+  await p.waitForSelector('table.threats tbody tr', { timeout: 20000 });
+}
+
+const rows = (p) => p.locator('table.threats tbody tr[data-id]');
+const q = (params) => new URLSearchParams({ project, ...params }).toString();
+
+before(async () => {
+  assert.ok(bin && existsSync(bin), 'TD_BIN must name the threatdesk binary');
+  assert.ok(existsSync(join(webDir, 'dist', 'index.html')), 'web/dist is missing: run scripts/build-web');
+  mkdirSync(outDir, { recursive: true });
+  workDir = mkdtempSync(join(tmpdir(), 'td-e2e-'));
+  server = await startServer();
+  server.removeAllListeners('exit');
+  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) {
+    const exited = new Promise((r) => server.on('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+test('signs in with the demo admin and lands on the overview', async () => {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('E-mail').fill('admin@demo.local');
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: /./ }).waitFor();
+  await screenshot(page, 'login-error');
+  await login(page, 'admin@demo.local', password);
+  await page.getByRole('heading', { name: 'Threats Overview' }).waitFor();
+  const me = await (await page.request.get(`${base}/api/v1/me`)).json();
+  project = me.projects[0].name;
+  await screenshot(page, 'overview');
+});
+
+test('overview counts match the API', async () => {
+  const o = await (await page.request.get(`${base}/api/v1/overview?${q({})}`)).json();
+  for (const [sev, n] of Object.entries(o.open_by_severity)) {
+    assert.ok(n < 1000, 'demo counts are shown unabbreviated');
+    assert.equal(await page.locator(`.chip-count[data-severity="${sev}"]`).textContent(), String(n), sev);
+  }
+  assert.equal(await page.locator('#list-title').textContent(), `Threats (${o.total})`);
+  assert.equal(await rows(page).count(), Math.min(50, o.total));
+  const firstId = await rows(page).first().getAttribute('data-id');
+  assert.equal(Number(firstId), o.threats.items[0].id);
+  // The timeline is a real chart with one series per severity.
+  await page.locator('.chart canvas').first().waitFor();
+  assert.equal(await page.locator('.chart .u-legend .u-series').count(), 6);
+});
+
+test('a severity chip filters the list and the URL carries it', async () => {
+  await page.locator('button.chip.sev-critical').click();
+  await page.waitForURL(/severity=CRITICAL/);
+  await settled(page);
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('table.threats tbody tr[data-id] .sev')].every((e) => e.textContent === 'Critical'),
+  );
+  const api = await (await page.request.get(`${base}/api/v1/threats?${q({ severity: 'CRITICAL', limit: '1' })}`)).json();
+  assert.equal(await page.locator('#list-title').textContent(), `Threats (${api.total})`);
+  assert.equal(await page.locator('button.chip.sev-critical').getAttribute('aria-pressed'), 'true');
+  await screenshot(page, 'chip-critical');
+  // A shared link opens the same view.
+  const shared = await context.newPage();
+  await shared.goto(page.url());
+  await settled(shared);
+  assert.equal(await shared.locator('#list-title').textContent(), `Threats (${api.total})`);
+  await shared.close();
+});
+
+test('filter by group and state, then a breakdown bar narrows further', async () => {
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  await page.getByLabel('Group', { exact: true }).selectOption('L1 Support');
+  await page.waitForURL(/group=L1\+Support/);
+  await settled(page);
+  await page.getByLabel('State', { exact: true }).selectOption('New');
+  await page.waitForURL(/state=New/);
+  await settled(page);
+  const api = await (await page.request.get(`${base}/api/v1/threats?${q({ group: 'L1 Support', state: 'New', limit: '500' })}`)).json();
+  assert.ok(api.total > 0, 'demo data has new threats in L1 Support');
+  await page.waitForFunction((n) => document.querySelector('#list-title')?.textContent === `Threats (${n})`, api.total);
+  const states = await page.locator('table.threats tbody tr[data-id] .state').allTextContents();
+  assert.ok(states.every((s) => s === 'New'), states.join());
+  // By Host: clicking the top bar filters the list by that host.
+  const bar = page.locator('section[aria-label="By Host"] button.bar').first();
+  const host = await bar.locator('.bar-name').textContent();
+  await bar.click();
+  await page.waitForURL(new RegExp(`host=${encodeURIComponent(host)}`));
+  await settled(page);
+  const byHost = await (await page.request.get(`${base}/api/v1/threats?${q({ group: 'L1 Support', state: 'New', host })}`)).json();
+  await page.waitForFunction((n) => document.querySelector('#list-title')?.textContent === `Threats (${n})`, byHost.total);
+  await screenshot(page, 'group-state-host');
+});
+
+test('select two threats and change their state with the Quick Action toolbar', async () => {
+  await page.goto(`${base}/threats?${q({ state: 'New' })}`);
+  await settled(page);
+  const ids = [await rows(page).nth(0).getAttribute('data-id'), await rows(page).nth(1).getAttribute('data-id')].map(Number);
+  await rows(page).nth(0).locator('input.row-check').check();
+  await rows(page).nth(1).locator('input.row-check').check();
+  const toolbar = page.getByRole('toolbar', { name: 'Quick actions' });
+  await toolbar.getByText('2 selected').waitFor();
+  await toolbar.getByLabel('Action').selectOption('state');
+  await toolbar.getByLabel('New state').selectOption('In Progress');
+  await toolbar.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('status').getByText('Changed 2 of 2 threats.').waitFor();
+  await screenshot(page, 'bulk-state');
+  for (const id of ids) {
+    const t = await (await page.request.get(`${base}/api/v1/threats/${id}?${q({})}`)).json();
+    assert.equal(t.state, 'In Progress', `threat ${id}`);
+  }
+  // They left the "New" list.
+  await page.waitForFunction((gone) => gone.every((id) => !document.querySelector(`tr[data-id="${id}"]`)), ids);
+});
+
+test('bulk-close a selection with an outcome', async () => {
+  await page.goto(`${base}/threats?${q({ open: 'true', sort: 'score', order: 'asc' })}`);
+  await settled(page);
+  const id = Number(await rows(page).first().getAttribute('data-id'));
+  await rows(page).first().locator('input.row-check').check();
+  const toolbar = page.getByRole('toolbar', { name: 'Quick actions' });
+  await toolbar.getByLabel('Action').selectOption('close');
+  await toolbar.getByLabel('Outcome').selectOption({ index: 0 });
+  const outcome = await toolbar.getByLabel('Outcome').inputValue();
+  await toolbar.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('status').getByText('Changed 1 of 1 threat.').waitFor();
+  const t = await (await page.request.get(`${base}/api/v1/threats/${id}?${q({})}`)).json();
+  assert.equal(t.closed, true);
+  assert.equal(t.outcome, outcome);
+});
+
+test('threat detail shows the evidence, searchable, and a note lands in the timeline', async () => {
+  const created = await apiAs(page, 'POST', `/api/v1/threats?${q({})}`, {
+    name: 'E2E detail: LSASS read by mimikatz',
+    severity: 'HIGH',
+    host: 'WS-E2E',
+    entity: { type: 'host', value: 'WS-E2E' },
+    evidence: { process: { image: 'C:\\Tools\\mimikatz.exe', pid: 4242 }, target: 'lsass.exe' },
+  });
+  await page.goto(`${base}/threats?${q({ text: 'E2E detail' })}`);
+  await settled(page);
+  await rows(page).first().getByRole('link').click();
+  await page.waitForURL(new RegExp(`/threats/${created.id}`));
+  await page.getByRole('heading', { name: 'E2E detail: LSASS read by mimikatz' }).waitFor();
+  const evidence = page.locator('pre.evidence').first();
+  assert.match(await evidence.textContent(), /"image": "C:\\\\Tools\\\\mimikatz.exe"/);
+  assert.match(await evidence.textContent(), /"pid": 4242/);
+  await page.getByLabel('Search the evidence').fill('LSASS');
+  assert.equal(await evidence.locator('mark').count(), 1);
+  await page.getByText('1 match').waitFor();
+  await page.getByLabel('Add a note').fill('Isolated WS-E2E; reimaging.');
+  await page.getByRole('button', { name: 'Add note' }).click();
+  await page.locator('.timeline-list blockquote.note', { hasText: 'Isolated WS-E2E; reimaging.' }).waitFor();
+  await page.locator('.timeline-list', { hasText: 'created' }).waitFor();
+  await screenshot(page, 'detail');
+});
+
+test('a threat created through the API appears without a reload, keeping the selection', async () => {
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  await page.evaluate(() => {
+    window.__noReload = true;
+  });
+  const keep = await rows(page).nth(2).getAttribute('data-id');
+  await rows(page).nth(2).locator('input.row-check').check();
+  const name = `E2E live ${Date.now()}`;
+  await apiAs(page, 'POST', `/api/v1/threats?${q({})}`, { name, severity: 'CRITICAL', host: 'SRV-LIVE' });
+  await page.locator('table.threats tbody tr', { hasText: name }).waitFor({ timeout: 20000 });
+  assert.equal(await page.evaluate(() => window.__noReload), true, 'the page did not reload');
+  assert.equal(await page.locator(`tr[data-id="${keep}"] input.row-check`).isChecked(), true, 'selection kept');
+  await page.getByRole('toolbar', { name: 'Quick actions' }).getByText('1 selected').waitFor();
+  await screenshot(page, 'live-update');
+});
+
+test('a viewer sees threats but is offered no changes', async () => {
+  const email = `viewer${Date.now()}@demo.local`;
+  const pw = 'viewer-password-123';
+  await apiAs(page, 'POST', '/api/v1/users', { email, role: 'readonly', password: pw });
+  const viewerContext = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const viewer = await viewerContext.newPage();
+  await login(viewer, email, pw);
+  assert.equal(await viewer.locator('input.row-check').count(), 0);
+  assert.equal(await viewer.getByRole('toolbar', { name: 'Quick actions' }).isVisible(), false);
+  await screenshot(viewer, 'viewer-narrow');
+  await rows(viewer).first().getByRole('link').click();
+  await viewer.locator('pre.evidence').waitFor();
+  assert.equal(await viewer.getByRole('button', { name: 'Add note' }).count(), 0);
+  assert.equal(await viewer.locator('section.actions').count(), 0);
+  await viewerContext.close();
+});
