@@ -201,10 +201,12 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
       field('Owner', single('owner', optionsOf(owners, 'Anyone', '(unassigned)'))),
       field('Kind', single('kind', optionsOf(['THREAT', 'SIGNAL'], 'Any kind'))),
       field('Range', preset),
-      field('From (UTC)', from),
-      field('To (UTC)', to),
-      field('Entity', entity),
-      field('Host', host),
+      h(
+        'details',
+        { class: 'more', open: filters.from || filters.to || filters.entity || filters.host ? true : undefined },
+        h('summary', null, 'More filters'),
+        h('div', { class: 'more-fields' }, field('From (UTC)', from), field('To (UTC)', to), field('Entity', entity), field('Host', host)),
+      ),
       sourceList,
     );
     if (focusedAt >= 0) controls()[focusedAt]?.focus();
@@ -467,7 +469,7 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
         t.kind === 'SIGNAL' ? h('span', { class: 'tag' }, 'signal') : null,
       ),
       h('td', { class: 'opt' }, t.source),
-      h('td', null, t.group ?? h('span', { class: 'muted' }, '—')),
+      h('td', { class: 'nowrap' }, t.group ?? h('span', { class: 'muted' }, '—')),
       h('td', { class: 'opt' }, t.owner ?? h('span', { class: 'muted' }, '—')),
       h('td', null, h('span', { class: `state${t.closed ? ' closed' : ''}` }, t.state), t.outcome ? h('span', { class: 'muted small' }, ` (${t.outcome})`) : null),
       h('td', { class: 'opt entity' }, entity),

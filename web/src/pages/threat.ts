@@ -203,7 +203,7 @@ export function threatPage(main: HTMLElement, id: number, project: string): Page
               ['Outcome', t.outcome],
               ['Count', formatCount(t.count)],
               ['Tags', t.tags.length ? h('span', null, t.tags.map((x) => h('span', { class: 'tag' }, x))) : null],
-              ['De-duplicated by', t.check_by ?? null],
+              ['De-duplication key', t.check_by ? t.check_by.split('\u0000').join(' · ') : null],
               ['Created', formatTime(t.created_at)],
               ['Last seen', formatTime(t.last_seen)],
               ['Updated', formatTime(t.updated_at)],

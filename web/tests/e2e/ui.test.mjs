@@ -33,11 +33,14 @@ async function screenshot(p, name) {
   await p.screenshot({ path: join(outDir, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
+// --threads 32: Chromium keeps up to six idle keep-alive connections per context, and each holds
+// one of the server's worker threads until cpp-httplib's 5 s keep-alive timeout; with the
+// default 8 threads and two browser contexts, requests wait up to 5 s for a free thread.
 function startServer() {
   return new Promise((resolvePromise, reject) => {
     const proc = spawn(
       bin,
-      ['serve', '--listen', '127.0.0.1:0', '--store', `sqlite:${join(workDir, 'td.db')}`, '--demo', '--web', join(webDir, 'dist'), '--threads', '4'],
+      ['serve', '--listen', '127.0.0.1:0', '--store', `sqlite:${join(workDir, 'td.db')}`, '--demo', '--web', join(webDir, 'dist'), '--threads', '32'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -165,6 +168,25 @@ test('a severity chip filters the list and the URL carries it', async () => {
   await settled(shared);
   assert.equal(await shared.locator('#list-title').textContent(), `Threats (${api.total})`);
   await shared.close();
+});
+
+test('dragging across the timeline zooms the time filter', async () => {
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  const box = await page.locator('.chart .u-over').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForURL(/from=.*to=/);
+  await settled(page);
+  const url = new URL(page.url());
+  const from = Date.parse(url.searchParams.get('from'));
+  const to = Date.parse(url.searchParams.get('to'));
+  assert.ok(from < to && to - from < 20 * 86400 * 1000, `${url.searchParams}`);
+  const api = await (await page.request.get(`${base}/api/v1/threats?${q({ from: url.searchParams.get('from'), to: url.searchParams.get('to'), limit: '1' })}`)).json();
+  await page.waitForFunction((n) => document.querySelector('#list-title')?.textContent === `Threats (${n})`, api.total);
+  await screenshot(page, 'zoomed');
 });
 
 test('filter by group and state, then a breakdown bar narrows further', async () => {
