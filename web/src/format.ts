@@ -139,3 +139,85 @@ export function describeChange(e: { action: string; from: string | null; to: str
       return [e.action, e.from, e.to].filter(Boolean).join(' ');
   }
 }
+
+export interface EvidenceSection {
+  title: string;
+  rows: [string, string][];
+  links?: string[];
+}
+
+function text(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.map(text).filter(Boolean).join(', ');
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function rowsOf(pairs: [string, unknown][]): [string, string][] {
+  return pairs.map(([k, v]): [string, string] => [k, text(v)]).filter(([, v]) => v !== '');
+}
+
+/**
+ * What the engines put in a threat's evidence, as labelled sections: the Sigma rule
+ * ({rule, event}), the intel indicator and its context ({indicator, field, matched, event}), the
+ * advisory with its fixed versions ({advisory, fixed_versions, component, ...}). Unknown shapes
+ * give no sections; the raw evidence is always shown as well.
+ */
+export function evidenceSections(evidence: unknown): EvidenceSection[] {
+  if (!evidence || typeof evidence !== 'object' || Array.isArray(evidence)) return [];
+  const e = evidence as Record<string, unknown>;
+  const out: EvidenceSection[] = [];
+  const rule = e.rule as Record<string, unknown> | undefined;
+  if (rule && typeof rule === 'object') {
+    out.push({ title: 'Rule', rows: rowsOf([['Title', rule.title], ['ID', rule.id], ['Level', rule.level], ['Techniques', rule.tags]]) });
+  }
+  const ind = e.indicator as Record<string, unknown> | undefined;
+  if (ind && typeof ind === 'object') {
+    const ctx = (ind.context ?? {}) as Record<string, unknown>;
+    out.push({
+      title: 'Indicator',
+      rows: rowsOf([
+        ['Value', ind.value],
+        ['Type', ind.type],
+        ['Matched field', e.field],
+        ['Matched value', e.matched],
+        ['Feeds', ind.feeds],
+        ['Confidence', ind.confidence],
+        ['First seen', ind.first_seen],
+        ['Last seen', ind.last_seen],
+        ['Valid until', ind.valid_until],
+        ...Object.entries(typeof ctx === 'object' && ctx ? ctx : {}).map(([k, v]): [string, unknown] => [k.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()), v]),
+      ]),
+    });
+  }
+  if (typeof e.advisory === 'string') {
+    const c = (e.component ?? {}) as Record<string, unknown>;
+    const fixed = Array.isArray(e.fixed_versions) && e.fixed_versions.length ? text(e.fixed_versions) : 'no fixed version is known';
+    const cvss = e.cvss as Record<string, unknown> | undefined;
+    out.push({
+      title: 'Advisory',
+      rows: rowsOf([
+        ['Advisory', e.advisory],
+        ['Aliases', e.aliases],
+        ['Summary', e.summary],
+        ['Package', c.package ? `${c.package}@${c.version ?? ''}` : ''],
+        ['Ecosystem', c.ecosystem],
+        ['PURL', c.purl],
+        ['Fixed versions', fixed],
+        ['CVSS', cvss ? `${text(cvss.score)} ${text(cvss.vector)}`.trim() : ''],
+        ['Database severity', e.database_severity],
+        ['Asset criticality', e.asset_criticality],
+        ['Related', e.related_advisories],
+      ]),
+      links: Array.isArray(e.references) ? (e.references as unknown[]).map(text).filter((u) => /^https?:\/\//.test(u)) : [],
+    });
+  }
+  return out;
+}
+
+/** The matching event inside the evidence, when the engine kept one. */
+export function evidenceEvent(evidence: unknown): unknown {
+  if (evidence && typeof evidence === 'object' && !Array.isArray(evidence) && 'event' in evidence)
+    return (evidence as Record<string, unknown>).event;
+  return undefined;
+}

@@ -2,7 +2,17 @@
 // sightings), the timeline of changes and notes, and the toolbar's actions for this threat.
 import { api, errorText, type Note, type Threat, type TimelineEntry } from '../api';
 import { field, h, replace, select } from '../dom';
-import { describeChange, formatAgo, formatCount, formatTime, highlightRuns, prettyEvidence, severityLabel } from '../format';
+import {
+  describeChange,
+  evidenceEvent,
+  evidenceSections,
+  formatAgo,
+  formatCount,
+  formatTime,
+  highlightRuns,
+  prettyEvidence,
+  severityLabel,
+} from '../format';
 import { type Page } from '../router';
 import { canWork, closedState, session } from '../session';
 
@@ -171,7 +181,26 @@ export function threatPage(main: HTMLElement, id: number, project: string): Page
           'div',
           null,
           t.description ? h('section', { class: 'card' }, h('h2', null, 'Description'), h('p', { class: 'pre-line' }, t.description)) : null,
-          h('section', { class: 'card', 'aria-labelledby': 'ev-title' }, h('h2', { id: 'ev-title' }, 'Evidence'), evidenceView(t.evidence, 'Evidence', true)),
+          evidenceSections(t.evidence).map((sec) =>
+            h(
+              'section',
+              { class: 'card', 'aria-label': sec.title },
+              h('h2', null, sec.title),
+              dl(sec.rows.map(([k, v]): [string, string] => [k, v])),
+              sec.links?.length
+                ? h('ul', { class: 'links' }, sec.links.map((u) => h('li', null, h('a', { href: u, target: '_blank', rel: 'noopener noreferrer' }, u))))
+                : null,
+            ),
+          ),
+          evidenceEvent(t.evidence) !== undefined
+            ? h('section', { class: 'card', 'aria-labelledby': 'event-title' }, h('h2', { id: 'event-title' }, 'Matching event'), evidenceView(evidenceEvent(t.evidence), 'Matching event', true))
+            : null,
+          h(
+            'section',
+            { class: 'card', 'aria-labelledby': 'ev-title' },
+            h('h2', { id: 'ev-title' }, evidenceEvent(t.evidence) !== undefined ? 'Full evidence' : 'Evidence'),
+            evidenceView(t.evidence, 'Evidence', evidenceEvent(t.evidence) === undefined),
+          ),
           samples.length
             ? h(
                 'section',
@@ -203,7 +232,7 @@ export function threatPage(main: HTMLElement, id: number, project: string): Page
               ['Outcome', t.outcome],
               ['Count', formatCount(t.count)],
               ['Tags', t.tags.length ? h('span', null, t.tags.map((x) => h('span', { class: 'tag' }, x))) : null],
-              ['De-duplication key', t.check_by ? t.check_by.split('\u0000').join(' · ') : null],
+              ['De-duplication key', t.check_by ? t.check_by.split(/[\u0000-\u001f]+/).join(' · ') : null],
               ['Created', formatTime(t.created_at)],
               ['Last seen', formatTime(t.last_seen)],
               ['Updated', formatTime(t.updated_at)],

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { stack } from '../../src/chart';
 import {
   bulkSummary,
+  evidenceEvent,
+  evidenceSections,
   describeChange,
   formatAgo,
   formatCompact,
@@ -96,5 +98,46 @@ describe('timeline stacking', () => {
   it('adds each series on top of the ones before it', () => {
     expect(stack([[1, 2], [3, 0], [0, 5]])).toEqual([[1, 2], [4, 2], [4, 7]]);
     expect(stack([])).toEqual([]);
+  });
+});
+
+describe('evidence sections', () => {
+  it('reads a Sigma match', () => {
+    const s = evidenceSections({ rule: { id: 'r1', title: 'Mimikatz', level: 'high', tags: ['T1003'] }, event: { a: 1 } });
+    expect(s).toEqual([{ title: 'Rule', rows: [['Title', 'Mimikatz'], ['ID', 'r1'], ['Level', 'high'], ['Techniques', 'T1003']] }]);
+    expect(evidenceEvent({ rule: {}, event: { a: 1 } })).toEqual({ a: 1 });
+  });
+  it('reads an intel match with the indicator context', () => {
+    const s = evidenceSections({
+      indicator: { value: '203.0.113.9', type: 'ipv4', feeds: ['Feodo', 'Local'], confidence: 80, context: { malware: 'Emotet', threat_actor: 'TA542' } },
+      field: 'dst_ip',
+      matched: '203.0.113.9',
+    });
+    expect(s[0].title).toBe('Indicator');
+    expect(s[0].rows).toContainEqual(['Feeds', 'Feodo, Local']);
+    expect(s[0].rows).toContainEqual(['Matched field', 'dst_ip']);
+    expect(s[0].rows).toContainEqual(['Malware', 'Emotet']);
+    expect(s[0].rows).toContainEqual(['Threat actor', 'TA542']);
+  });
+  it('reads a vulnerability finding with its fixed versions and reference links', () => {
+    const s = evidenceSections({
+      advisory: 'GHSA-xxxx',
+      aliases: ['CVE-2021-44228'],
+      fixed_versions: ['2.15.0', '2.12.2'],
+      component: { package: 'log4j-core', version: '2.14.1', ecosystem: 'Maven' },
+      references: ['https://example.org/a', 'javascript:alert(1)'],
+      cvss: { score: 10, vector: 'CVSS:3.1/AV:N' },
+    });
+    expect(s[0].rows).toContainEqual(['Fixed versions', '2.15.0, 2.12.2']);
+    expect(s[0].rows).toContainEqual(['Package', 'log4j-core@2.14.1']);
+    expect(s[0].rows).toContainEqual(['CVSS', '10 CVSS:3.1/AV:N']);
+    expect(s[0].links).toEqual(['https://example.org/a']);
+    expect(evidenceSections({ advisory: 'X', fixed_versions: [] })[0].rows).toContainEqual(['Fixed versions', 'no fixed version is known']);
+  });
+  it('gives nothing for shapes it does not know', () => {
+    expect(evidenceSections({ process: 'x' })).toEqual([]);
+    expect(evidenceSections('text')).toEqual([]);
+    expect(evidenceSections(null)).toEqual([]);
+    expect(evidenceEvent({ process: 'x' })).toBeUndefined();
   });
 });
