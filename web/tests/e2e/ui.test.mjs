@@ -235,6 +235,22 @@ test('select two threats and change their state with the Quick Action toolbar', 
   await page.waitForFunction((gone) => gone.every((id) => !document.querySelector(`tr[data-id="${id}"]`)), ids);
 });
 
+test('the keyboard moves, selects and searches (j/k, x, /)', async () => {
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  await page.keyboard.press('k');
+  await page.keyboard.press('j');
+  const second = await rows(page).nth(1).getAttribute('data-id');
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('tr')?.dataset.id), second);
+  await page.keyboard.press('x');
+  await page.getByRole('toolbar', { name: 'Quick actions' }).getByText('1 selected').waitFor();
+  assert.equal(await rows(page).nth(1).locator('input.row-check').isChecked(), true);
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'filter-text');
+});
+
 test('bulk-close a selection with an outcome', async () => {
   await page.goto(`${base}/threats?${q({ open: 'true', sort: 'score', order: 'asc' })}`);
   await settled(page);
