@@ -567,7 +567,7 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
     pageIndex = i;
     selection.clear();
     allMatching = false;
-    await loadPage(false);
+    await loadPage(false, true);
     table.scrollIntoView({ block: 'start' });
   }
 
@@ -746,7 +746,7 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
   }
 
   /** Loads the overview (counts, charts, first page) and, past page one, the current page. */
-  async function loadPage(quiet: boolean): Promise<void> {
+  async function loadPage(quiet: boolean, listOnly = false): Promise<void> {
     controller?.abort();
     const ctl = new AbortController();
     controller = ctl;
@@ -755,9 +755,16 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
       main.setAttribute('aria-busy', 'true');
     }
     try {
-      const o = await api<Overview>('GET', '/api/v1/overview', { query: apiParams(filters, { overview: true }), quiet, signal: ctl.signal });
-      let p = o.threats;
-      if (pageIndex > 0) p = await api<ThreatPage>('GET', '/api/v1/threats', { query: apiParams(filters, { cursor: cursors[pageIndex] }), quiet, signal: ctl.signal });
+      // Paging asks only for the page; the counts and charts do not change with it. Otherwise
+      // the overview and (past page one) the page are asked for at the same time.
+      const pageRequest =
+        pageIndex > 0 ? api<ThreatPage>('GET', '/api/v1/threats', { query: apiParams(filters, { cursor: cursors[pageIndex] }), quiet, signal: ctl.signal }) : null;
+      pageRequest?.catch(() => {}); // its failure is reported when it is awaited below
+      const o =
+        listOnly && overview && pageRequest
+          ? overview
+          : await api<Overview>('GET', '/api/v1/overview', { query: apiParams(filters, { overview: true }), quiet, signal: ctl.signal });
+      const p = pageRequest ? await pageRequest : o.threats;
       if (destroyed || ctl !== controller) return;
       errorBox.hidden = true;
       const chartsChanged = !overview || JSON.stringify({ ...o, threats: null }) !== JSON.stringify({ ...overview, threats: null });
