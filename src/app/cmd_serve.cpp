@@ -1,6 +1,8 @@
 #include "app/cmd_serve.h"
 
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -10,6 +12,9 @@
 #include "app/demo.h"
 #include "server/server.h"
 #include "triage/service.h"
+#ifdef TD_WITH_VULN
+#include "server/routes_vuln.h"
+#endif
 
 namespace td::app {
 namespace {
@@ -20,6 +25,8 @@ struct ServeOptions {
   std::string web_dir;
   int threads = 8;
   bool demo = false;
+  std::string advisories_dir;    // scheduled OSV import; THREATDESK_ADVISORIES_DIR by default
+  int advisories_interval = 60;  // minutes
 };
 
 core::Result<std::pair<std::string, int>> parseListen(const std::string& text) {
@@ -88,13 +95,40 @@ void serve(const ServeOptions& o) {
   options.port = port;
   options.threads = o.threads;
   options.static_dir = findWebDir(o.web_dir);
+#ifdef TD_WITH_VULN
+  // Declared before the server so that it outlives the routes that use it.
+  server::VulnService vuln(*store, triage);
+  {
+    auto loaded = orFail(vuln.loadAdvisories());
+    spdlog::info("{} vulnerability advisories loaded from the store", vuln.advisoryCount());
+    if (!loaded.errors.empty())
+      spdlog::warn("{} stored advisories no longer parse; skipped", loaded.errors.size());
+  }
+#endif
   server::Server server(*store, triage, options);
+#ifdef TD_WITH_VULN
+  server::addVulnRoutes(server, vuln);
+#endif
   int bound = orFail(server.start());
+#ifdef TD_WITH_VULN
+  std::string advisories_dir = o.advisories_dir;
+  if (advisories_dir.empty())
+    if (const char* env = std::getenv("THREATDESK_ADVISORIES_DIR")) advisories_dir = env;
+  if (!advisories_dir.empty()) {
+    if (o.advisories_interval < 1) throw CommandFailed("--advisories-interval: at least 1 minute");
+    spdlog::info("importing OSV advisories from {} every {} minutes", advisories_dir,
+                 o.advisories_interval);
+    vuln.startScheduledImport(advisories_dir, std::chrono::minutes(o.advisories_interval));
+  }
+#endif
   std::cout << "ThreatDesk serving http://" << host << ":" << bound << "/\n" << std::flush;
   const int signal = waitForSignal();
   spdlog::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   // Requests in flight finish; every change they acknowledged is committed by then.
   server.stop();
+#ifdef TD_WITH_VULN
+  vuln.stop();  // a scheduled import in progress stops after its current file
+#endif
   spdlog::info("stopped cleanly");
 }
 
@@ -109,6 +143,14 @@ void registerServeCommand(CLI::App& app) {
   cmd->add_flag("--demo", o->demo, "Seed demo data into an empty store and print the admin login");
   cmd->add_option("--web", o->web_dir, "Directory of the built web UI (default: web/dist)");
   cmd->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str();
+#ifdef TD_WITH_VULN
+  cmd->add_option("--advisories-dir", o->advisories_dir,
+                  "Import OSV advisories (.json, osv.dev .zip) from this directory at start and "
+                  "on a schedule (default: $THREATDESK_ADVISORIES_DIR)");
+  cmd->add_option("--advisories-interval", o->advisories_interval,
+                  "Minutes between scheduled advisory imports")
+      ->capture_default_str();
+#endif
   cmd->callback([o] { serve(*o); });
 }
 

@@ -10,8 +10,12 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "app/cli.h"
 #include "core/text.h"
+#include "server/vuln_service.h"
+#include "triage/service.h"
 #include "vuln/advisory_db.h"
 #include "vuln/cvss.h"
 #include "vuln/scanner.h"
@@ -42,6 +46,24 @@ vuln::AdvisoryDb& loadAdvisoriesOrFail(vuln::AdvisoryDb& db, const std::string& 
   if (db.size() == 0) throw CommandFailed("no advisories loaded from " + path);
   if (report_out) *report_out = std::move(report);
   return db;
+}
+
+// The advisories `threatdesk advisories import --store` kept, rebuilt in memory.
+void loadStoredAdvisoriesOrFail(vuln::AdvisoryDb& db, const std::string& url) {
+  auto store = openStoreOrFail(url);
+  size_t bad = 0;
+  orFail(store->vuln().forEachAdvisory([&](const store::AdvisoryRecord& r) {
+    auto a = vuln::parseOsvAdvisory(r.document, r.source);
+    if (a)
+      db.add(std::move(*a));
+    else
+      ++bad;
+    return true;
+  }));
+  if (bad) std::cerr << "threatdesk: " << bad << " stored advisories no longer parse; skipped\n";
+  if (db.size() == 0)
+    throw CommandFailed("the store " + url +
+                        " holds no advisories; import some with `threatdesk advisories import`");
 }
 
 std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
@@ -169,12 +191,12 @@ void printSarif(const std::string& file, const vuln::ScanResult& r, const vuln::
 }
 
 struct ScanOptions {
-  std::string file, advisories, format = "table", fail_on, asset = "", vex;
+  std::string file, advisories, store, format = "table", fail_on, asset = "", vex;
   int criticality = 3;
   bool strict = false;
 };
 
-void addSbomScan(CLI::App& app) {
+CLI::App* addSbomScan(CLI::App& app) {
   auto o = std::make_shared<ScanOptions>();
   auto* sbom = app.add_subcommand("sbom", "Software bills of materials");
   sbom->require_subcommand(1);
@@ -183,8 +205,9 @@ void addSbomScan(CLI::App& app) {
   scan->add_option("FILE", o->file, "The SBOM (CycloneDX 1.2-1.7 JSON, SPDX 2.2/2.3/3.0 JSON)")
       ->required();
   scan->add_option("--advisories", o->advisories,
-                   "OSV advisories: a .json file, a directory of them, or an osv.dev .zip")
-      ->required();
+                   "OSV advisories: a .json file, a directory of them, or an osv.dev .zip");
+  scan->add_option("--store", o->store,
+                   "Scan against the advisories imported into this store (sqlite:PATH) instead");
   scan->add_option("--format", o->format, "table, json or sarif")
       ->check(CLI::IsMember({"table", "json", "sarif"}))
       ->capture_default_str();
@@ -216,7 +239,13 @@ void addSbomScan(CLI::App& app) {
       scan_options.vex = vex->vex;
     }
     vuln::AdvisoryDb db;
-    loadAdvisoriesOrFail(db, o->advisories);
+    if (!o->advisories.empty() == !o->store.empty())
+      throw CommandFailed("give either --advisories PATH or --store URL");
+    if (!o->advisories.empty()) {
+      loadAdvisoriesOrFail(db, o->advisories);
+    } else {
+      loadStoredAdvisoriesOrFail(db, o->store);
+    }
     vuln::ScanResult result = vuln::scan(*parsed, db, scan_options);
     vuln::Asset asset;
     asset.name = !o->asset.empty() ? o->asset : (!parsed->subject.empty() ? parsed->subject : o->file);
@@ -239,13 +268,14 @@ void addSbomScan(CLI::App& app) {
       }
     }
   });
+  return sbom;
 }
 
 struct CheckOptions {
   std::string path, format = "text";
 };
 
-void addAdvisoriesCheck(CLI::App& app) {
+CLI::App* addAdvisoriesCheck(CLI::App& app) {
   auto o = std::make_shared<CheckOptions>();
   auto* advisories = app.add_subcommand("advisories", "Vulnerability advisories (OSV)");
   advisories->require_subcommand(1);
@@ -291,13 +321,218 @@ void addAdvisoriesCheck(CLI::App& app) {
                           std::to_string(report.documents) + " documents could not be imported");
     }
   });
+  return advisories;
+}
+
+// --- commands on the store ----------------------------------------------------------------------
+
+const store::Actor kCliActor{std::nullopt, "cli"};
+
+void printScanSummary(const server::ScanSummary& s) {
+  std::cout << s.components << " components: " << s.open << " open findings (" << s.added
+            << " new, " << s.resolved << " gone), " << s.suppressed << " suppressed by VEX, "
+            << s.not_checked.size() << " not checked; threats: " << s.threats_created
+            << " raised, " << s.threats_updated << " bumped, " << s.threats_closed
+            << " closed as remediated, " << s.threats_reopened << " reopened\n";
+  for (const auto& w : s.warnings) std::cerr << "warning: " << w << "\n";
+}
+
+struct UploadOptions {
+  std::string file, asset, project, store = kDefaultStore, host, owner;
+  int criticality = 3;
+  bool create = false, strict = false;
+};
+
+void addSbomUpload(CLI::App& sbom) {
+  auto o = std::make_shared<UploadOptions>();
+  auto* cmd = sbom.add_subcommand(
+      "upload", "Keep an SBOM as an asset's inventory in the store, scan it and raise threats");
+  cmd->add_option("FILE", o->file, "The SBOM (CycloneDX 1.2-1.7 JSON, SPDX 2.2/2.3/3.0 JSON)")
+      ->required();
+  cmd->add_option("--asset", o->asset, "Asset name")->required();
+  cmd->add_option("--project", o->project, "Project name")->required();
+  cmd->add_flag("--create", o->create, "Create the asset when the project has none of that name");
+  cmd->add_option("--host", o->host, "Host of a created asset");
+  cmd->add_option("--owner", o->owner, "Owner of a created asset");
+  cmd->add_option("--criticality", o->criticality, "Criticality 1-5 of a created asset")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str();
+  cmd->add_flag("--strict", o->strict, "Refuse license ids that are not on the SPDX list");
+  addStoreOption(cmd, o->store);
+  cmd->callback([o] {
+    auto store = openStoreOrFail(o->store);
+    const auto project = orFail(store->findProject(o->project));
+    auto asset = store->vuln().findAsset(project.id, o->asset);
+    if (!asset && asset.error().code == core::ErrorCode::kNotFound && o->create) {
+      store::AssetRecord a;
+      a.project_id = project.id;
+      a.name = o->asset;
+      a.host = o->host;
+      a.owner = o->owner;
+      a.criticality = o->criticality;
+      asset = store->vuln().createAsset(a);
+    } else if (!asset && asset.error().code == core::ErrorCode::kNotFound) {
+      throw CommandFailed("project " + o->project + " has no asset '" + o->asset +
+                          "' (add it with `threatdesk asset add`, or pass --create)");
+    }
+    const store::AssetRecord a = orFail(std::move(asset));
+    triage::TriageService triage(*store);
+    server::VulnService service(*store, triage);
+    orFail(service.loadAdvisories());
+    vuln::SbomOptions options;
+    options.strict_license_ids = o->strict;
+    auto uploaded = service.uploadSbom(a.id, readFileOrFail(o->file), kCliActor, options);
+    if (!uploaded) throw CommandFailed(o->file + ": " + uploaded.error().message);
+    std::cout << o->file << ": " << uploaded->sbom.format << " " << uploaded->sbom.spec_version
+              << " kept as SBOM " << uploaded->sbom.id << " of asset " << a.name << "\n";
+    for (const auto& w : uploaded->warnings) std::cerr << "warning: " << w << "\n";
+    printScanSummary(uploaded->scan);
+  });
+}
+
+struct ImportOptions {
+  std::string path, store = kDefaultStore;
+  bool only_changed = false, quiet = false;
+};
+
+void addAdvisoriesImport(CLI::App& advisories) {
+  auto o = std::make_shared<ImportOptions>();
+  auto* cmd = advisories.add_subcommand(
+      "import", "Import OSV advisories into the store and rescan every asset's inventory");
+  cmd->add_option("PATH", o->path, "A .json file, a directory (recursive), or an osv.dev .zip")
+      ->required();
+  cmd->add_flag("--only-changed", o->only_changed,
+                "Skip files whose size and modification time match the last import");
+  cmd->add_flag("--quiet", o->quiet, "No progress line, even on a terminal");
+  addStoreOption(cmd, o->store);
+  cmd->callback([o] {
+    auto store = openStoreOrFail(o->store);
+    triage::TriageService triage(*store);
+    server::VulnService service(*store, triage);
+    orFail(service.loadAdvisories());
+    const bool tty = !o->quiet && isatty(STDERR_FILENO);
+    server::ImportProgress progress;
+    if (tty) {
+      progress = [](size_t done, size_t total, size_t stored, const std::string& file) {
+        std::string name = std::filesystem::path(file).filename().string();
+        if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
+        std::cerr << "\r\033[Kimporting [" << done << "/" << total << "] " << stored
+                  << " advisories stored  " << name << std::flush;
+      };
+    }
+    auto result = orFail(service.importAdvisories(o->path, o->only_changed, progress));
+    if (tty) std::cerr << "\r\033[K";
+    const auto& r = result.report;
+    std::cout << o->path << ": " << result.files << " files read"
+              << (result.files_unchanged
+                      ? " (" + std::to_string(result.files_unchanged) + " unchanged, skipped)"
+                      : std::string())
+              << ", " << r.documents << " documents, " << result.stored
+              << " advisories stored (" << r.replaced << " replaced by a newer copy, "
+              << r.withdrawn << " withdrawn), " << service.advisoryCount()
+              << " in the store now\n";
+    for (const auto& [eco, n] : r.unsupported_ecosystems)
+      std::cout << "  " << eco << ": " << n << " affected packages in an unsupported ecosystem "
+                << "(kept, not matched)\n";
+    std::cout << result.assets_rescanned << " assets rescanned: " << result.totals.added
+              << " new findings, " << result.totals.resolved << " gone; threats: "
+              << result.totals.threats_created << " raised, " << result.totals.threats_closed
+              << " closed, " << result.totals.threats_reopened << " reopened\n";
+    for (const auto& e : r.errors) std::cerr << "error: " << e.field << ": " << e.message << "\n";
+    if (!r.errors.empty())
+      throw CommandFailed(std::to_string(r.errors.size()) + " of " +
+                          std::to_string(r.documents) + " documents could not be imported");
+  });
+}
+
+struct AssetOptions {
+  std::string name, project, store = kDefaultStore, host, owner, entity_group, description,
+      format = "text";
+  int criticality = 3;
+};
+
+void addAssetCommands(CLI::App& app) {
+  auto o = std::make_shared<AssetOptions>();
+  auto* asset = app.add_subcommand("asset", "Assets whose software inventory is scanned");
+  asset->require_subcommand(1);
+  auto* add = asset->add_subcommand("add", "Add an asset to a project");
+  add->add_option("NAME", o->name, "Asset name (the threat entity), unique in the project")
+      ->required();
+  add->add_option("--project", o->project, "Project name")->required();
+  add->add_option("--host", o->host, "Host name");
+  add->add_option("--owner", o->owner, "Owner (team or person)");
+  add->add_option("--entity-group", o->entity_group, "Entity group");
+  add->add_option("--description", o->description, "Description");
+  add->add_option("--criticality", o->criticality,
+                  "1 (lowest) to 5 (business-critical); moves severity one step at 1 and 5")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str();
+  addStoreOption(add, o->store);
+  add->callback([o] {
+    auto store = openStoreOrFail(o->store);
+    store::AssetRecord a;
+    a.project_id = orFail(store->findProject(o->project)).id;
+    a.name = o->name;
+    a.host = o->host;
+    a.owner = o->owner;
+    a.entity_group = o->entity_group;
+    a.description = o->description;
+    a.criticality = o->criticality;
+    auto created = orFail(store->vuln().createAsset(a));
+    std::cout << "asset " << created.id << " " << created.name << " added to " << o->project
+              << "\n";
+  });
+
+  auto* list = asset->add_subcommand("list", "List assets with their open findings");
+  list->add_option("--project", o->project, "Project name (default: all)");
+  list->add_option("--format", o->format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  addStoreOption(list, o->store);
+  list->callback([o] {
+    auto store = openStoreOrFail(o->store);
+    std::vector<core::ProjectId> projects;
+    if (!o->project.empty()) projects.push_back(orFail(store->findProject(o->project)).id);
+    auto assets = orFail(store->vuln().listAssets(projects));
+    if (o->format == "json") {
+      json items = json::array();
+      for (const auto& a : assets) {
+        json counts = json::object();
+        for (int s = 0; s < core::kSeverityCount; ++s)
+          counts[std::string(core::severityName(static_cast<core::Severity>(s)))] =
+              a.open_findings[static_cast<size_t>(s)];
+        items.push_back({{"id", a.id},
+                         {"project_id", a.project_id},
+                         {"name", a.name},
+                         {"host", a.host},
+                         {"owner", a.owner},
+                         {"criticality", a.criticality},
+                         {"current_sbom_id",
+                          a.current_sbom_id ? json(*a.current_sbom_id) : json(nullptr)},
+                         {"open_findings", counts}});
+      }
+      std::cout << items.dump(2) << "\n";
+      return;
+    }
+    std::cout << "ID  NAME  HOST  OWNER  CRITICALITY  SBOM  OPEN (C/H/M/L)\n";
+    for (const auto& a : assets) {
+      const auto& f = a.open_findings;
+      std::cout << a.id << "  " << a.name << "  " << (a.host.empty() ? "-" : a.host) << "  "
+                << (a.owner.empty() ? "-" : a.owner) << "  " << a.criticality << "  "
+                << (a.current_sbom_id ? std::to_string(*a.current_sbom_id) : "-") << "  "
+                << f[4] << "/" << f[3] << "/" << f[2] << "/" << f[1] << "\n";
+    }
+  });
 }
 
 }  // namespace
 
 void registerVulnCommands(CLI::App& app) {
-  addSbomScan(app);
-  addAdvisoriesCheck(app);
+  CLI::App* sbom = addSbomScan(app);
+  addSbomUpload(*sbom);
+  CLI::App* advisories = addAdvisoriesCheck(app);
+  addAdvisoriesImport(*advisories);
+  addAssetCommands(app);
 }
 
 }  // namespace td::app

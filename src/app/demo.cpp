@@ -7,6 +7,9 @@
 
 #include "server/auth.h"
 #include "triage/service.h"
+#ifdef TD_WITH_VULN
+#include "server/vuln_service.h"
+#endif
 
 namespace td::app {
 namespace {
@@ -86,6 +89,80 @@ std::string entityGroupOf(const std::string& host) {
   if (host.rfind("web-", 0) == 0) return "DMZ";
   return "Servers";
 }
+
+#ifdef TD_WITH_VULN
+// Three made-up OSV advisories (npm, PyPI, Maven) and two assets whose small made-up SBOMs hit
+// them, so that the vulnerability views have something to show. Nothing here is real data.
+constexpr const char* kDemoAdvisories = R"json([
+{"id": "DEMO-2026-0001", "modified": "2026-01-10T00:00:00Z", "published": "2026-01-10T00:00:00Z",
+ "aliases": ["CVE-2026-90001"], "summary": "Request smuggling in acme-http (made up for the demo)",
+ "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"}],
+ "references": [{"type": "WEB", "url": "https://example.com/demo/acme-http"}],
+ "affected": [{"package": {"ecosystem": "npm", "name": "acme-http"},
+   "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "3.2.1"}]}]}]},
+{"id": "DEMO-2026-0002", "modified": "2026-02-03T00:00:00Z", "published": "2026-02-03T00:00:00Z",
+ "aliases": ["CVE-2026-90002"], "summary": "Unbounded recursion in fastjsonx (made up for the demo)",
+ "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+ "affected": [{"package": {"ecosystem": "PyPI", "name": "fastjsonx"},
+   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "1.8.2"}]}]}]},
+{"id": "DEMO-2026-0003", "modified": "2026-03-15T00:00:00Z", "published": "2026-03-15T00:00:00Z",
+ "aliases": ["CVE-2026-90003"], "summary": "Log message injection in tinylog-core (made up for the demo)",
+ "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N"}],
+ "affected": [{"package": {"ecosystem": "Maven", "name": "org.example.demo:tinylog-core"},
+   "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.0"}, {"fixed": "2.4.1"}]}]}]}
+])json";
+
+std::string demoSbom(const std::string& subject,
+                     const std::vector<std::pair<std::string, std::string>>& components) {
+  std::string out = R"({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+ "metadata": {"component": {"type": "application", "name": ")" +
+                    subject + R"("}}, "components": [)";
+  for (size_t i = 0; i < components.size(); ++i) {
+    const auto& [name, purl] = components[i];
+    const auto at = purl.rfind('@');
+    out += std::string(i ? "," : "") + R"({"type": "library", "name": ")" + name +
+           R"(", "version": ")" + purl.substr(at + 1) + R"(", "purl": ")" + purl + R"("})";
+  }
+  return out + "]}";
+}
+
+core::Status seedVulnDemo(store::Store& store, triage::TriageService& triage,
+                          const store::Project& project) {
+  server::VulnService vuln(store, triage);
+  if (auto imported = vuln.importAdvisoryJson(kDemoAdvisories, "demo"); !imported)
+    return core::fail(imported.error());
+  struct DemoAsset {
+    const char* name;
+    const char* host;
+    const char* owner;
+    int criticality;
+    std::vector<std::pair<std::string, std::string>> components;
+  };
+  const std::vector<DemoAsset> assets = {
+      {"payments-api", "pay-api-01.demo.local", "Payments team", 5,
+       {{"acme-http", "pkg:npm/acme-http@3.1.0"},
+        {"tinylog-core", "pkg:maven/org.example.demo/tinylog-core@2.3.0"},
+        {"left-pad", "pkg:npm/left-pad@1.3.0"}}},
+      {"checkout-web", "checkout-01.demo.local", "Web team", 3,
+       {{"acme-http", "pkg:npm/acme-http@3.2.1"}, {"fastjsonx", "pkg:pypi/fastjsonx@1.7.0"}}},
+  };
+  for (const auto& a : assets) {
+    store::AssetRecord rec;
+    rec.project_id = project.id;
+    rec.name = a.name;
+    rec.host = a.host;
+    rec.owner = a.owner;
+    rec.entity_group = "Applications";
+    rec.criticality = a.criticality;
+    auto created = store.vuln().createAsset(rec);
+    if (!created) return core::fail(created.error());
+    auto uploaded = vuln.uploadSbom(created->id, demoSbom(a.name, a.components),
+                                    store::Actor{std::nullopt, "system"});
+    if (!uploaded) return core::fail(uploaded.error());
+  }
+  return {};
+}
+#endif
 
 }  // namespace
 
@@ -217,6 +294,9 @@ core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
     }
     (void)triage.change(id, change, alice);
   }
+#ifdef TD_WITH_VULN
+  if (auto s = seedVulnDemo(store, triage, *payments); !s) return core::fail(s.error());
+#endif
   out.seeded = true;
   return out;
 }

@@ -19,6 +19,7 @@
 #include "core/threat.h"
 #include "store/query.h"
 #include "store/types.h"
+#include "store/vuln_store.h"
 
 namespace td::store {
 
@@ -142,6 +143,7 @@ class Store {
   // --- domain stores ---------------------------------------------------------------------------
   // Each engine's own tables sit behind an interface of their own (store/<domain>_store.h,
   // implemented per backend in store/sqlite/sqlite_<domain>_store.cpp), reached from here.
+  virtual VulnStore& vuln() = 0;  // vuln: assets, SBOMs, advisories, findings
 };
 
 // Opens a store from a URL: "sqlite:PATH" (created and migrated when missing). PostgreSQL

@@ -132,7 +132,9 @@ ImportReport AdvisoryDb::importJson(std::string_view json, const std::string& so
     std::string id = a->id;
     if (add(std::move(*a))) {
       if (existed) ++r.replaced;
-      account(*by_id_.at(id), r);
+      const Advisory& added = *by_id_.at(id);
+      account(added, r);
+      if (observer_) observer_(added, docs[i]);
     }
   }
   return r;

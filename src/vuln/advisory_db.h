@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -59,6 +60,12 @@ class AdvisoryDb {
   // when the path cannot be read at all; bad documents are listed in the report.
   core::Result<ImportReport> importPath(const std::filesystem::path& path);
 
+  // Called for each advisory an import adds or replaces (not for copies it keeps out because an
+  // existing one is newer), with the JSON document it came from: lets a caller persist exactly
+  // what the database accepted while the import streams.
+  using ImportObserver = std::function<void(const Advisory&, std::string_view document)>;
+  void setImportObserver(ImportObserver observer) { observer_ = std::move(observer); }
+
   // Affected entries of (ecosystem base name, package name) — both normalised here.
   std::span<const Candidate> candidates(const EcosystemId& ecosystem, std::string_view name) const;
   const Advisory* find(std::string_view id) const;
@@ -74,6 +81,7 @@ class AdvisoryDb {
   std::unordered_map<std::string, Advisory*> by_id_;
   std::unordered_map<std::string, std::vector<Candidate>> index_;
   size_t entries_ = 0;
+  ImportObserver observer_;
 };
 
 }  // namespace td::vuln

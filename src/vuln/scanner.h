@@ -127,4 +127,10 @@ struct ScanDiff {
 ScanDiff diffScans(const ScanResult& before, const ScanResult& after,
                    const AdvisoryDb* db = nullptr);
 
+// A finding as JSON (every member; the form the store keeps and the API shows) and back. The
+// reader refuses anything that is not an object with string "advisory", "ecosystem" and
+// "package" members, naming the member.
+std::string findingToJson(const Finding& f);
+core::Result<Finding> findingFromJson(std::string_view json);
+
 }  // namespace td::vuln

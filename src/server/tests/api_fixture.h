@@ -80,6 +80,7 @@ class ApiTest : public ::testing::Test {
     options.max_body_bytes = maxBodyBytes();
     options.password_params = kTestPasswordHashParams;
     server_ = std::make_unique<Server>(*store_, *triage_, options);
+    addRoutes(*server_);
     auto port = server_->start();
     ASSERT_TRUE(port) << port.error().message;
     port_ = *port;
@@ -90,6 +91,8 @@ class ApiTest : public ::testing::Test {
   }
 
   virtual size_t maxBodyBytes() const { return 1024 * 1024; }
+  // Modules that add routes (intel, detect, ...) add them here, before the server starts.
+  virtual void addRoutes(Server& server) {}
 
   store::User addUser(const std::string& email, core::OrgId org, store::Role role) {
     store::User u;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/sqlite/connection.h"
+#include "store/sqlite/sqlite_vuln_store.h"
 #include "store/store.h"
 #include "store/threat_index.h"
 
@@ -87,6 +88,8 @@ class SqliteStore final : public Store {
   Status withWriter(const std::function<Status(Connection&)>& fn);
   Status withReader(const std::function<Status(Connection&)>& fn);
 
+  VulnStore& vuln() override { return vuln_; }
+
   // For benchmarks and tests: the read model's size in bytes.
   size_t indexMemoryBytes() const { return index_.memoryBytes(); }
   // For benchmarks: the write connection, to seed rows directly. Hold no other call meanwhile,
@@ -140,6 +143,7 @@ class SqliteStore final : public Store {
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
   ThreatIndex index_;
+  SqliteVulnStore vuln_{*this};
 };
 
 }  // namespace td::store::sqlite
