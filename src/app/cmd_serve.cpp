@@ -12,6 +12,10 @@
 #include "app/demo.h"
 #include "server/server.h"
 #include "triage/service.h"
+#ifdef TD_WITH_RESPOND
+#include "respond/dispatcher.h"
+#include "server/routes_responses.h"
+#endif
 #ifdef TD_WITH_VULN
 #include "server/routes_vuln.h"
 #endif
@@ -25,6 +29,8 @@ struct ServeOptions {
   std::string web_dir;
   int threads = 8;
   bool demo = false;
+  std::string smtp;        // SMTP server of e-mail responses
+  std::string public_url;  // base of deep links in responses
   std::string advisories_dir;    // scheduled OSV import; THREATDESK_ADVISORIES_DIR by default
   int advisories_interval = 60;  // minutes
 };
@@ -105,7 +111,18 @@ void serve(const ServeOptions& o) {
       spdlog::warn("{} stored advisories no longer parse; skipped", loaded.errors.size());
   }
 #endif
+#ifdef TD_WITH_RESPOND
+  // Declared before the server so that it outlives the routes that use it.
+  respond::DispatcherOptions respond_options;
+  if (!o.smtp.empty()) respond_options.smtp = orFail(respond::parseSmtpUrl(o.smtp));
+  respond_options.public_url =
+      o.public_url.empty() ? "http://" + o.listen : o.public_url;
+  respond::Dispatcher dispatcher(*store, respond_options);
+#endif
   server::Server server(*store, triage, options);
+#ifdef TD_WITH_RESPOND
+  server::addResponseRoutes(server, dispatcher);
+#endif
 #ifdef TD_WITH_VULN
   server::addVulnRoutes(server, vuln);
 #endif
@@ -121,11 +138,17 @@ void serve(const ServeOptions& o) {
     vuln.startScheduledImport(advisories_dir, std::chrono::minutes(o.advisories_interval));
   }
 #endif
+#ifdef TD_WITH_RESPOND
+  dispatcher.start();  // delivers what the outbox owes, including what a crash left behind
+#endif
   std::cout << "ThreatDesk serving http://" << host << ":" << bound << "/\n" << std::flush;
   const int signal = waitForSignal();
   spdlog::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   // Requests in flight finish; every change they acknowledged is committed by then.
   server.stop();
+#ifdef TD_WITH_RESPOND
+  dispatcher.stop();  // sends in flight finish; the rest is owed durably and goes out next start
+#endif
 #ifdef TD_WITH_VULN
   vuln.stop();  // a scheduled import in progress stops after its current file
 #endif
@@ -150,6 +173,15 @@ void registerServeCommand(CLI::App& app) {
   cmd->add_option("--advisories-interval", o->advisories_interval,
                   "Minutes between scheduled advisory imports")
       ->capture_default_str();
+#endif
+#ifdef TD_WITH_RESPOND
+  cmd->add_option("--smtp", o->smtp,
+                  "SMTP server of e-mail responses: smtp://[user[:password]@]host[:port]"
+                  "[?from=ADDR&tls=none|try|required], or smtps://... (password also from "
+                  "$THREATDESK_SMTP_PASSWORD)");
+  cmd->add_option("--public-url", o->public_url,
+                  "Base URL of this server for deep links in e-mails and webhooks "
+                  "(default: http://<--listen>)");
 #endif
   cmd->callback([o] { serve(*o); });
 }

@@ -19,6 +19,9 @@
 #ifdef TD_WITH_VULN
 #include "app/cmd_vuln.h"
 #endif
+#ifdef TD_WITH_RESPOND
+#include "app/cmd_respond.h"
+#endif
 
 int main(int argc, char** argv) {
   // Logs go to stderr, one line per event, UTC timestamps and a level key, so that stdout stays
@@ -46,6 +49,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef TD_WITH_VULN
   td::app::registerVulnCommands(app);
+#endif
+#ifdef TD_WITH_RESPOND
+  td::app::registerRespondCommands(app);
 #endif
   try {
     app.parse(argc, argv);

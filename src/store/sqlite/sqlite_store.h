@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/sqlite/connection.h"
+#include "store/sqlite/sqlite_response_store.h"
 #include "store/sqlite/sqlite_vuln_store.h"
 #include "store/store.h"
 #include "store/threat_index.h"
@@ -89,6 +90,7 @@ class SqliteStore final : public Store {
   Status withReader(const std::function<Status(Connection&)>& fn);
 
   VulnStore& vuln() override { return vuln_; }
+  ResponseStore& responses() override { return responses_; }
 
   // For benchmarks and tests: the read model's size in bytes.
   size_t indexMemoryBytes() const { return index_.memoryBytes(); }
@@ -144,6 +146,7 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
   ThreatIndex index_;
   SqliteVulnStore vuln_{*this};
+  SqliteResponseStore responses_{*this};
 };
 
 }  // namespace td::store::sqlite

@@ -1,0 +1,367 @@
+#include "respond/transport.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+
+namespace td::respond {
+namespace {
+
+using core::ErrorCode;
+using core::fail;
+
+void globalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// One easy handle per thread: curl keeps its connection cache in the handle, so a worker that
+// sends to the same receiver again reuses the connection (keep-alive).
+CURL* threadHandle() {
+  globalInit();
+  struct Holder {
+    CURL* h = curl_easy_init();
+    ~Holder() { curl_easy_cleanup(h); }
+  };
+  thread_local Holder holder;
+  curl_easy_reset(holder.h);
+  return holder.h;
+}
+
+constexpr size_t kMaxAnswer = 4096;
+
+size_t collect(char* data, size_t size, size_t n, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  const size_t len = size * n;
+  if (out->size() < kMaxAnswer) out->append(data, std::min(len, kMaxAnswer - out->size()));
+  return len;
+}
+
+struct HeaderState {
+  std::optional<core::TimeMs> retry_after_ms;
+};
+
+size_t onHeader(char* data, size_t size, size_t n, void* user) {
+  const size_t len = size * n;
+  std::string line(data, len);
+  auto* st = static_cast<HeaderState*>(user);
+  static constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    std::string lower = line.substr(0, kName.size());
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == kName) {
+      std::string value = line.substr(kName.size());
+      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+        value.pop_back();
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos &&
+          value.size() < 9) {
+        st->retry_after_ms = std::stoll(value) * 1000;
+      } else if (!value.empty()) {
+        const time_t at = curl_getdate(value.c_str(), nullptr);
+        if (at > 0) st->retry_after_ms = std::max<core::TimeMs>(0, at * 1000LL - core::nowMs());
+      }
+    }
+  }
+  return len;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kTable[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += kTable[(v >> 18) & 63];
+    out += kTable[(v >> 12) & 63];
+    out += kTable[(v >> 6) & 63];
+    out += kTable[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kTable[(v >> 18) & 63];
+    out += kTable[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string wrap76(const std::string& b64) {
+  std::string out;
+  for (size_t i = 0; i < b64.size(); i += 76) out += b64.substr(i, 76) + "\r\n";
+  return out;
+}
+
+bool ascii(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+std::string headerSafe(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (c != '\r' && c != '\n') out += c;
+  return out;
+}
+
+std::string encodeWord(std::string_view s) {
+  const std::string safe = headerSafe(s);
+  if (ascii(safe)) return safe;
+  return "=?UTF-8?B?" + base64(safe) + "?=";
+}
+
+std::string percentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpResult sendHttp(const HttpRequest& r) {
+  HttpResult result;
+  const auto started = std::chrono::steady_clock::now();
+  CURL* h = threadHandle();
+  curl_easy_setopt(h, CURLOPT_URL, r.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout_ms));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<core::TimeMs>(r.timeout_ms, 5000)));
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  if (r.method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else if (!r.body.empty() || r.method != "DELETE") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, r.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+  }
+  curl_slist* headers = nullptr;
+  for (const auto& [k, v] : r.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "ThreatDesk/0.1 (+webhook)");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &result.body);
+  HeaderState hs;
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &hs);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  const CURLcode rc = curl_easy_perform(h);
+  if (rc == CURLE_OK) {
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    result.status = static_cast<int>(code);
+    if (code >= 400) result.error = "HTTP " + std::to_string(code);
+  } else {
+    result.error = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+  }
+  result.retry_after_ms = hs.retry_after_ms;
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  return result;
+}
+
+std::string hmacSha256Hex(const std::string& key, const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+core::Result<SmtpConfig> parseSmtpUrl(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::kInvalidArgument,
+                "--smtp: " + why + " (expected smtp://[user[:password]@]host[:port][?from=ADDR"
+                                   "&tls=none|try|required], or smtps://...)",
+                "--smtp");
+  };
+  SmtpConfig c;
+  std::string rest;
+  std::string scheme;
+  if (text.rfind("smtp://", 0) == 0) {
+    scheme = "smtp://";
+  } else if (text.rfind("smtps://", 0) == 0) {
+    scheme = "smtps://";
+    c.tls = SmtpConfig::Tls::kRequired;
+  } else {
+    return bad("unknown scheme in '" + text.substr(0, 64) + "'");
+  }
+  rest = text.substr(scheme.size());
+  std::string query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    const std::string userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    c.username = percentDecode(userinfo.substr(0, colon));
+    if (colon != std::string::npos) c.password = percentDecode(userinfo.substr(colon + 1));
+  }
+  if (rest.empty() || rest.find('/') != std::string::npos) return bad("no host");
+  if (c.password.empty())
+    if (const char* p = std::getenv("THREATDESK_SMTP_PASSWORD"); p && *p) c.password = p;
+  size_t start = 0;
+  while (start < query.size()) {
+    auto amp = query.find('&', start);
+    if (amp == std::string::npos) amp = query.size();
+    const std::string kv = query.substr(start, amp - start);
+    start = amp + 1;
+    const auto eq = kv.find('=');
+    const std::string k = kv.substr(0, eq);
+    const std::string v = eq == std::string::npos ? "" : percentDecode(kv.substr(eq + 1));
+    if (k == "from") {
+      if (v.find('@') == std::string::npos) return bad("from= is not an e-mail address");
+      c.from = v;
+    } else if (k == "tls") {
+      if (v == "none") c.tls = SmtpConfig::Tls::kNone;
+      else if (v == "try") c.tls = SmtpConfig::Tls::kTry;
+      else if (v == "required") c.tls = SmtpConfig::Tls::kRequired;
+      else return bad("tls= must be none, try or required");
+    } else if (k == "verify") {
+      c.verify_peer = v != "0" && v != "false";
+    } else if (!k.empty()) {
+      return bad("unknown option '" + k + "'");
+    }
+  }
+  c.url = scheme + rest;
+  return c;
+}
+
+std::string buildMime(const EmailMessage& m, core::TimeMs now) {
+  std::string out;
+  const time_t secs = static_cast<time_t>(now / 1000);
+  struct tm tm_utc;
+  gmtime_r(&secs, &tm_utc);
+  char date[64];
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm_utc);
+  out += "Date: " + std::string(date) + "\r\n";
+  out += "From: ThreatDesk <" + headerSafe(m.from) + ">\r\n";
+  std::string to;
+  for (const auto& t : m.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
+  out += "To: " + to + "\r\n";
+  out += "Subject: " + encodeWord(m.subject) + "\r\n";
+  if (!m.message_id.empty()) out += "Message-ID: " + headerSafe(m.message_id) + "\r\n";
+  for (const auto& [k, v] : m.headers) out += headerSafe(k) + ": " + headerSafe(v) + "\r\n";
+  out += "MIME-Version: 1.0\r\n";
+  if (m.html.empty()) {
+    out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    out += wrap76(base64(m.text));
+    return out;
+  }
+  std::mt19937_64 rng(static_cast<std::uint64_t>(now) ^ std::hash<std::string>{}(m.message_id));
+  const std::string boundary = "=_threatdesk_" + std::to_string(rng());
+  out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
+  out += "--" + boundary + "\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  out += wrap76(base64(m.text));
+  out += "--" + boundary + "\r\n";
+  out += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  out += wrap76(base64(m.html));
+  out += "--" + boundary + "--\r\n";
+  return out;
+}
+
+namespace {
+struct ReadState {
+  const std::string* data;
+  size_t at = 0;
+};
+size_t readMessage(char* buf, size_t size, size_t n, void* user) {
+  auto* st = static_cast<ReadState*>(user);
+  const size_t len = std::min(size * n, st->data->size() - st->at);
+  std::memcpy(buf, st->data->data() + st->at, len);
+  st->at += len;
+  return len;
+}
+}  // namespace
+
+SmtpResult sendEmail(const SmtpConfig& c, const EmailMessage& m) {
+  SmtpResult result;
+  const auto started = std::chrono::steady_clock::now();
+  if (m.to.empty()) {
+    result.error = "no recipients";
+    result.permanent = true;
+    return result;
+  }
+  const std::string data = buildMime(m, core::nowMs());
+  CURL* h = threadHandle();
+  curl_easy_setopt(h, CURLOPT_URL, c.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout_ms));
+  curl_easy_setopt(h, CURLOPT_USE_SSL, c.tls == SmtpConfig::Tls::kRequired ? CURLUSESSL_ALL
+                                       : c.tls == SmtpConfig::Tls::kTry   ? CURLUSESSL_TRY
+                                                                          : CURLUSESSL_NONE);
+  if (!c.verify_peer) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!c.username.empty()) {
+    curl_easy_setopt(h, CURLOPT_USERNAME, c.username.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, c.password.c_str());
+  }
+  const std::string from = "<" + m.from + ">";
+  curl_easy_setopt(h, CURLOPT_MAIL_FROM, from.c_str());
+  curl_slist* rcpt = nullptr;
+  for (const auto& t : m.to) rcpt = curl_slist_append(rcpt, ("<" + t + ">").c_str());
+  curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+  ReadState rs{&data};
+  curl_easy_setopt(h, CURLOPT_READFUNCTION, readMessage);
+  curl_easy_setopt(h, CURLOPT_READDATA, &rs);
+  curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  const CURLcode rc = curl_easy_perform(h);
+  long code = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+  if (code > 0) result.code = static_cast<int>(code);
+  if (rc == CURLE_OK) {
+    result.ok = true;
+  } else {
+    result.error = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+    result.permanent = code >= 500 && code < 600;
+  }
+  curl_easy_setopt(h, CURLOPT_MAIL_RCPT, nullptr);
+  curl_slist_free_all(rcpt);
+  result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  return result;
+}
+
+}  // namespace td::respond

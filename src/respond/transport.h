@@ -1,0 +1,75 @@
+// The two ways out: HTTP requests (webhooks) and SMTP mail, both over libcurl, plus the HMAC
+// signature and the MIME message a delivery needs. No retries here: the dispatcher decides.
+//
+// Thread safety: every function may be called from any thread (one curl handle per call's thread).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/time.h"
+
+namespace td::respond {
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  core::TimeMs timeout_ms = 5000;
+};
+
+struct HttpResult {
+  std::optional<int> status;  // none: no answer (connection refused, timeout, ...)
+  std::string body;           // the first 4 KiB of the answer
+  std::string error;          // what went wrong, for people
+  std::optional<core::TimeMs> retry_after_ms;  // from a Retry-After header
+  core::TimeMs duration_ms = 0;
+};
+
+HttpResult sendHttp(const HttpRequest& request);
+
+// Lower-case hex of HMAC-SHA256(key, data).
+std::string hmacSha256Hex(const std::string& key, const std::string& data);
+
+struct SmtpConfig {
+  std::string url;  // smtp://host:port (STARTTLS when offered) or smtps://host:port
+  std::string username;
+  std::string password;
+  std::string from = "threatdesk@localhost";
+  enum class Tls { kNone, kTry, kRequired } tls = Tls::kTry;
+  bool verify_peer = true;
+  core::TimeMs timeout_ms = 15000;
+};
+
+// "smtp://[user[:password]@]host[:port][?from=ADDR&tls=none|try|required&verify=0]"; the password
+// may instead come from $THREATDESK_SMTP_PASSWORD.
+core::Result<SmtpConfig> parseSmtpUrl(const std::string& text);
+
+struct EmailMessage {
+  std::string from;
+  std::vector<std::string> to;
+  std::string subject;
+  std::string text;
+  std::string html;        // empty: a text-only message
+  std::string message_id;  // "<key@threatdesk>", stable across retries so receivers can drop repeats
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// The RFC 5322 message: multipart/alternative (text, HTML) in base64, RFC 2047 subject.
+std::string buildMime(const EmailMessage& message, core::TimeMs now);
+
+struct SmtpResult {
+  bool ok = false;
+  std::optional<int> code;  // the server's last reply code
+  bool permanent = false;   // a 5xx reply: trying again will not help
+  std::string error;
+  core::TimeMs duration_ms = 0;
+};
+
+SmtpResult sendEmail(const SmtpConfig& config, const EmailMessage& message);
+
+}  // namespace td::respond

@@ -1,0 +1,63 @@
+// The SQLite implementation of ResponseStore, on SqliteStore's writer and reader connections.
+//
+// Thread safety: as ResponseStore; SqliteStore serialises writes.
+#pragma once
+
+#include "store/response_store.h"
+
+namespace td::store::sqlite {
+
+class SqliteStore;
+
+class SqliteResponseStore final : public ResponseStore {
+ public:
+  explicit SqliteResponseStore(SqliteStore& store) : store_(store) {}
+
+  Result<ResponseRecord> createResponse(const ResponseRecord& r) override;
+  Result<ResponseRecord> updateResponse(const ResponseRecord& r) override;
+  Result<ResponseRecord> getResponse(std::int64_t id) override;
+  Result<std::vector<ResponseRecord>> listResponses(std::optional<OrgId> org) override;
+  Status deleteResponse(std::int64_t id) override;
+
+  Result<int> insertFanout(const Fanout& fanout) override;
+  Result<bool> fannedOut(std::int64_t outbox_id) override;
+  Result<bool> throttleAdmit(std::int64_t response_id, const std::string& key, TimeMs now,
+                             TimeMs window_ms, std::optional<std::int64_t> outbox_id) override;
+  Result<std::vector<std::pair<std::string, std::int64_t>>> throttleCounts(
+      std::int64_t response_id) override;
+  Result<std::vector<Delivery>> claimDeliveries(int limit, TimeMs now, TimeMs lease_ms) override;
+  Status recordAttempt(std::int64_t delivery_id, const DeliveryAttempt& attempt,
+                       DeliveryStatus status, TimeMs next_at,
+                       const std::vector<Delivery>& follow_ups) override;
+  Result<Delivery> getDelivery(std::int64_t id) override;
+  Result<std::vector<Delivery>> listDeliveries(const DeliveryFilter& filter) override;
+  Result<std::vector<DeliveryAttempt>> listAttempts(std::int64_t delivery_id) override;
+  Result<Delivery> replayDelivery(std::int64_t id, TimeMs now) override;
+
+  Result<std::vector<std::pair<std::int64_t, std::string>>> pendingDigests() override;
+  Result<TimeMs> digestLastSlot(std::int64_t response_id, const std::string& recipient) override;
+  Result<int> closeDigest(const Delivery& digest, TimeMs slot) override;
+  Result<std::vector<DigestItem>> digestItems(std::int64_t delivery_id) override;
+
+  Status putSubscription(const Subscription& s) override;
+  Status deleteSubscription(UserId user, TagId group) override;
+  Result<std::vector<Subscription>> subscriptionsOfUser(UserId user) override;
+  Result<std::vector<Subscription>> subscribersOfGroup(TagId group) override;
+  Status addNotification(const Notification& n, std::int64_t delivery_id) override;
+  Result<std::vector<Notification>> listNotifications(UserId user, bool unread_only,
+                                                      int limit) override;
+  Status markNotificationsRead(UserId user, const std::vector<std::int64_t>& ids,
+                               TimeMs at) override;
+
+  Status putStateAutomation(const StateAutomation& a) override;
+  Status deleteStateAutomation(TagId state) override;
+  Result<std::vector<StateAutomation>> listStateAutomations(OrgId org) override;
+  Result<std::optional<StateAutomation>> stateAutomation(TagId state) override;
+
+  Result<std::int64_t> prune(TimeMs outbox_before, TimeMs deliveries_before) override;
+
+ private:
+  SqliteStore& store_;
+};
+
+}  // namespace td::store::sqlite
