@@ -3,6 +3,7 @@
 import './style.css';
 import { api, setUnauthenticatedHandler } from './api';
 import { h, replace, select } from './dom';
+import { availableEngines, ENGINE_PAGES, intelPage, responsesPage, rulesPage, vulnerabilitiesPage, type Engine } from './pages/engines';
 import { loginPage } from './pages/login';
 import { overviewPage } from './pages/overview';
 import { settingsPage } from './pages/settings';
@@ -25,7 +26,7 @@ function currentProject(url: URL): string {
   return url.searchParams.get('project') || session.me?.projects[0]?.name || '';
 }
 
-function header(url: URL, project: string): HTMLElement {
+function header(url: URL, project: string, engines: Set<Engine>): HTMLElement {
   const path = url.pathname;
   const link = (href: string, label: string, active: boolean) =>
     h('a', { href: withProject(href, project), 'aria-current': active ? 'page' : undefined }, label);
@@ -54,6 +55,7 @@ function header(url: URL, project: string): HTMLElement {
       'nav',
       { 'aria-label': 'Main' },
       link('/threats', 'Threats', path === '/' || path.startsWith('/threats')),
+      ENGINE_PAGES.filter((e) => engines.has(e.engine)).map((e) => link(e.path, e.label, path.startsWith(e.path))),
       link('/settings', 'Settings', path.startsWith('/settings')),
     ),
     h(
@@ -118,7 +120,9 @@ async function render(force = false): Promise<void> {
   const project = currentProject(url);
   const path = url.pathname === '/' ? '/threats' : url.pathname;
   const detail = /^\/threats\/(\d+)$/.exec(path);
-  const key = detail ? `threat:${detail[1]}` : path.startsWith('/settings') ? 'settings' : 'overview';
+  const engines = await availableEngines();
+  const engine = ENGINE_PAGES.find((e) => engines.has(e.engine) && path === e.path);
+  const key = detail ? `threat:${detail[1]}` : path.startsWith('/settings') ? 'settings' : engine ? engine.engine : path === '/threats' ? 'overview' : 'missing';
   if (!force && current && current.key === key && loadedProject === project && current.page.update) {
     current.page.update(url);
     return;
@@ -130,10 +134,14 @@ async function render(force = false): Promise<void> {
     loadedProject = project;
   }
   const main = h('main', { id: 'main', tabindex: '-1' });
-  replace(app, header(url, project), main);
+  replace(app, header(url, project, engines), main);
   let page: Page;
   if (detail) page = threatPage(main, Number(detail[1]), project);
   else if (key === 'settings') page = settingsPage(main, project);
+  else if (engine?.engine === 'rules') page = rulesPage(main);
+  else if (engine?.engine === 'intel') page = intelPage(main, project);
+  else if (engine?.engine === 'vulnerabilities') page = vulnerabilitiesPage(main, project);
+  else if (engine?.engine === 'responses') page = responsesPage(main, project);
   else if (path === '/threats') page = overviewPage(main, url, project);
   else {
     replace(main, h('h1', null, 'Not found'), h('p', null, h('a', { href: '/threats' }, 'Go to the threats')));

@@ -326,3 +326,25 @@ test('a viewer sees threats but is offered no changes', async () => {
   assert.equal(await viewer.locator('section.actions').count(), 0);
   await viewerContext.close();
 });
+
+test('the engines\' pages open when the server offers their routes', async (t) => {
+  const doc = await (await page.request.get(`${base}/api/v1/openapi.json`)).json();
+  const pages = [
+    ['/api/v1/rules', '/rules', 'Rules', 'Rule groups'],
+    ['/api/v1/intel/feeds', '/intel', 'Intel', 'Feeds and their last import'],
+    ['/api/v1/assets', '/vulnerabilities', 'Vulnerabilities', 'Assets'],
+    ['/api/v1/responses', '/responses', 'Responses', 'Deliveries'],
+  ].filter(([route]) => route in doc.paths);
+  if (pages.length === 0) return t.skip('this server has no engine routes');
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  for (const [, path, title, section] of pages) {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: title }).click();
+    await page.waitForURL(new RegExp(`${path}`));
+    await page.getByRole('heading', { name: title, level: 1 }).waitFor();
+    await page.getByRole('heading', { name: section }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('main [role=progressbar]'));
+    assert.equal(await page.locator('main .error').count(), 0, `${path} shows an error`);
+    await screenshot(page, `engine${path.replace('/', '-')}`);
+  }
+});
