@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <array>
 #include <iomanip>
 #include <cstdio>
@@ -17,6 +18,17 @@
 #include "detect/field_map.h"
 #include "detect/ingest.h"
 #include "detect/rule_loader.h"
+#ifdef TD_WITH_RULES
+#include <httplib.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "detect/rule_action.h"
+#include "server/rule_service.h"
+#endif
 
 namespace td::app {
 namespace {
@@ -30,6 +42,10 @@ struct IngestArgs {
   int threads = 1;
   bool offline = false;
   bool quiet = false;
+  std::string url = "http://127.0.0.1:8080";
+  std::string token;  // default: $THREATDESK_TOKEN
+  bool gzip = false;
+  size_t batch_bytes = 4 << 20;
 };
 
 std::string human(double v, const char* unit) {
@@ -111,11 +127,157 @@ void printSummary(const detect::Engine& engine, const detect::IngestSummary& s) 
   std::cerr << out.str();
 }
 
+
+#ifdef TD_WITH_RULES
+// --- sending events to a running server ----------------------------------------------------------
+
+std::string gzipBytes(const std::string& in) {
+  z_stream z{};
+  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, static_cast<uLong>(in.size())) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+struct SendTotals {
+  std::uint64_t lines = 0, accepted = 0, rejected = 0, bytes = 0;
+  std::vector<std::pair<std::uint64_t, std::string>> rejects;  // global line, reason
+};
+
+// POSTs one batch; `first_line` is the global number of the batch's first line.
+void sendBatch(httplib::Client& client, const IngestArgs& a, const std::string& token,
+               const std::string& body, std::uint64_t first_line, SendTotals& t) {
+  httplib::Headers h{{"Authorization", "Bearer " + token}};
+  if (a.gzip) h.emplace("Content-Encoding", "gzip");
+  auto r = client.Post("/api/v1/ingest", h, a.gzip ? gzipBytes(body) : body,
+                       "application/x-ndjson");
+  if (!r)
+    throw CommandFailed(core::Error{core::ErrorCode::kUnavailable,
+                                    "no answer from " + a.url + " (" +
+                                        httplib::to_string(r.error()) + ")",
+                                    "--url"});
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (r->status != 200) {
+    std::string msg = "the server answered " + std::to_string(r->status);
+    if (j.is_object() && j.contains("error") && j["error"].is_object())
+      msg += ": " + j["error"].value("message", "");
+    throw CommandFailed(core::Error{core::ErrorCode::kUnavailable, msg,
+                                    "line " + std::to_string(first_line)});
+  }
+  t.accepted += j.value("accepted", 0ull);
+  t.rejected += j.value("rejected", 0ull);
+  if (j.contains("errors") && j["errors"].is_array())
+    for (const auto& e : j["errors"])
+      if (t.rejects.size() < 100)
+        t.rejects.emplace_back(first_line + e.value("line", 1ull) - 1, e.value("reason", ""));
+}
+
+void runIngestOnline(const IngestArgs& a) {
+  std::string token = a.token;
+  if (token.empty())
+    if (const char* env = std::getenv("THREATDESK_TOKEN")) token = env;
+  if (token.empty())
+    throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                    "an API token with the ingest scope is needed: --token or "
+                                    "$THREATDESK_TOKEN (`threatdesk token create --scopes ingest`)",
+                                    "--token"});
+  httplib::Client client(a.url);
+  if (!client.is_valid())
+    throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                    "expected a URL such as http://127.0.0.1:8080", "--url"});
+  client.set_read_timeout(120, 0);
+  client.set_write_timeout(120, 0);
+  const bool tty = isatty(2) && !a.quiet;
+  SendTotals t;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_progress = started;
+  std::string batch;
+  std::uint64_t batch_first = 1;
+  for (const auto& in : a.inputs) {
+    gzFile f = in == "-" ? gzdopen(dup(0), "rb") : gzopen(in.c_str(), "rb");
+    if (!f)
+      throw CommandFailed(core::Error{core::ErrorCode::kNotFound, "cannot open", in});
+    std::string pending;
+    char buf[1 << 16];
+    bool eof = false;
+    while (!eof) {
+      const int n = gzread(f, buf, sizeof buf);
+      if (n < 0) {
+        gzclose(f);
+        throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                        "cannot read (corrupt gzip?)", in});
+      }
+      if (n == 0) {
+        eof = true;
+        if (!pending.empty() && pending.back() != '\n') pending.push_back('\n');
+      } else {
+        pending.append(buf, static_cast<size_t>(n));
+        t.bytes += static_cast<std::uint64_t>(n);
+      }
+      size_t start = 0;
+      while (true) {
+        const size_t nl = pending.find('\n', start);
+        if (nl == std::string::npos) break;
+        batch.append(pending, start, nl - start + 1);
+        ++t.lines;
+        start = nl + 1;
+        if (batch.size() >= a.batch_bytes) {
+          sendBatch(client, a, token, batch, batch_first, t);
+          batch.clear();
+          batch_first = t.lines + 1;
+        }
+      }
+      pending.erase(0, start);
+      const auto now = std::chrono::steady_clock::now();
+      if (tty && now - last_progress > std::chrono::milliseconds(250)) {
+        last_progress = now;
+        const double secs = std::chrono::duration<double>(now - started).count();
+        std::fprintf(stderr, "\r%llu lines read  %s  %llu accepted  %llu rejected  %s ",
+                     static_cast<unsigned long long>(t.lines), human(double(t.bytes), "B").c_str(),
+                     static_cast<unsigned long long>(t.accepted),
+                     static_cast<unsigned long long>(t.rejected),
+                     human(secs > 0 ? double(t.lines) / secs : 0, "lines/s").c_str());
+        std::fflush(stderr);
+      }
+    }
+    gzclose(f);
+  }
+  if (!batch.empty()) sendBatch(client, a, token, batch, batch_first, t);
+  if (tty) std::fprintf(stderr, "\n");
+  if (a.quiet) return;
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::ostringstream out;
+  out << "sent " << t.lines << " lines (" << human(double(t.bytes), "B") << ") to " << a.url
+      << " in " << std::fixed << std::setprecision(2) << secs << " s: " << t.accepted
+      << " accepted, " << t.rejected << " rejected\n";
+  for (const auto& [line, reason] : t.rejects) out << "rejected line " << line << ": " << reason << "\n";
+  if (t.rejected > t.rejects.size())
+    out << "(" << t.rejected - t.rejects.size() << " more rejected lines not listed)\n";
+  std::cerr << out.str();
+}
+#endif
+
 void runIngest(const IngestArgs& a) {
   if (!a.offline) {
+#ifdef TD_WITH_RULES
+    if (!a.rules.empty())
+      throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                      "--rules is for --offline; a server uses its stored rules",
+                                      "--rules"});
+    runIngestOnline(a);
+    return;
+#else
     throw CommandFailed(
         "sending events to a running server is not available in this build; use --offline to "
         "evaluate locally");
+#endif
   }
   if (a.rules.empty()) throw CommandFailed("--offline needs at least one --rules DIR");
   const bool tty = isatty(2) && !a.quiet;
@@ -176,11 +338,222 @@ CLI::App* rulesCommand(CLI::App& app) {
   return rules;
 }
 
+
+#ifdef TD_WITH_RULES
+// --- rules in the store ------------------------------------------------------------------------
+
+std::string readFileOrFail(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CommandFailed(core::Error{core::ErrorCode::kNotFound, "cannot read", path});
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+store::RuleGroup groupOrFail(store::RuleStore& rules, const std::string& name) {
+  auto g = rules.findGroup(name);
+  if (!g) throw CommandFailed(core::Error{g.error().code, g.error().message, "--group"});
+  return *g;
+}
+
+void registerRuleStoreCommands(CLI::App* rules) {
+  struct Opts {
+    std::string store = kDefaultStore;
+    std::string path;
+    std::string group;
+    std::string text;
+    std::string project;
+    std::string action;
+    std::int64_t id = 0;
+    int limit = 100;
+    bool warnings = false;
+    bool disabled = false;
+  };
+
+  {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand(
+        "install", "Install a rule pack (SigmaHQ repository folder or release .zip) as Managed Rules");
+    addStoreOption(cmd, o->store);
+    cmd->add_option("pack", o->path, "Folder or .zip of Sigma rules")->required();
+    cmd->add_option("--group", o->group, "Managed group to install into")
+        ->default_str(server::kManagedGroup);
+    cmd->add_flag("--warnings", o->warnings, "List every warning, not only their counts");
+    cmd->callback([o] {
+      auto store = openStoreOrFail(o->store);
+      auto done = orFail(server::installRulePack(store->rules(), o->path,
+                                                 o->group.empty() ? server::kManagedGroup : o->group));
+      std::cout << done.report.format(o->warnings);
+      std::cout << done.group.name << ": " << done.stored << " rules stored ("
+                << done.stored_disabled << " disabled: deprecated or unsupported); "
+                << done.counts.added << " added, " << done.counts.updated << " updated, "
+                << done.counts.unchanged << " unchanged, " << done.counts.removed << " removed\n"
+                << "A running server picks the change up within seconds.\n";
+    });
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand("groups", "List rule groups with rule and hit counts");
+    addStoreOption(cmd, o->store);
+    cmd->callback([o] {
+      auto store = openStoreOrFail(o->store);
+      auto groups = orFail(store->rules().listGroups());
+      std::printf("%-6s %-28s %-8s %-8s %8s %8s %10s\n", "id", "name", "kind", "enabled", "rules",
+                  "on", "hits");
+      for (const auto& g : groups)
+        std::printf("%-6lld %-28s %-8s %-8s %8lld %8lld %10lld\n", static_cast<long long>(g.id),
+                    g.name.substr(0, 28).c_str(),
+                    std::string(store::ruleGroupKindName(g.kind)).c_str(),
+                    g.enabled ? "yes" : "no", static_cast<long long>(g.rule_count),
+                    static_cast<long long>(g.enabled_rules), static_cast<long long>(g.hits));
+    });
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand("list", "List rules with their state and hit counts");
+    addStoreOption(cmd, o->store);
+    cmd->add_option("--group", o->group, "Only this group");
+    cmd->add_option("--text", o->text, "Only rules whose title or id contains this");
+    cmd->add_option("--limit", o->limit, "At most this many")->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    cmd->callback([o] {
+      auto store = openStoreOrFail(o->store);
+      store::RuleFilter f;
+      if (!o->group.empty()) f.group_id = groupOrFail(store->rules(), o->group).id;
+      f.text = o->text;
+      f.limit = o->limit;
+      auto page = orFail(store->rules().listRules(f));
+      std::printf("%-7s %-16s %-4s %-13s %8s  %s\n", "id", "group", "on", "level", "hits", "title");
+      for (const auto& r : page.items)
+        std::printf("%-7lld %-16s %-4s %-13s %8lld  %s\n", static_cast<long long>(r.id),
+                    r.group.substr(0, 16).c_str(), r.enabled && r.group_enabled ? "yes" : "no",
+                    r.level.c_str(), static_cast<long long>(r.hits), r.title.c_str());
+      std::printf("%lld of %lld rules\n", static_cast<long long>(page.items.size()),
+                  static_cast<long long>(page.total));
+    });
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand("add", "Add a custom rule from a YAML file");
+    addStoreOption(cmd, o->store);
+    cmd->add_option("file", o->path, "Sigma rule or entity rule (YAML)")->required();
+    cmd->add_option("--group", o->group, "Custom group")->default_str(server::kCustomGroup);
+    cmd->add_option("--action", o->action, "Action as JSON, e.g. {\"type\":\"create_signal\"}");
+    cmd->add_flag("--disabled", o->disabled, "Store the rule disabled");
+    cmd->callback([o] {
+      auto store = openStoreOrFail(o->store);
+      std::string action;
+      if (!o->action.empty()) {
+        auto a = detect::parseRuleAction(o->action, "--action");
+        if (!a) throw CommandFailed(a.error());
+        action = detect::encodeRuleAction(*a);
+      }
+      detect::RuleCheck check;
+      auto created = server::addCustomRule(store->rules(), readFileOrFail(o->path),
+                                           o->group.empty() ? server::kCustomGroup : o->group,
+                                           !o->disabled, &check);
+      if (!created) {
+        // The first error ends the command (one line); any further problems are listed before it.
+        bool first_error = true;
+        for (const auto& d : check.report.diagnostics) {
+          if (d.level == detect::DiagnosticLevel::kError && first_error) {
+            first_error = false;
+            continue;
+          }
+          auto copy = d;
+          copy.file = o->path;
+          std::cerr << copy.format() << "\n";
+        }
+        auto e = created.error();
+        if (!check.ok()) e.field = o->path + ": " + e.field;
+        throw CommandFailed(e);
+      }
+      if (!action.empty()) orFail(store->rules().changeRule(created->id, {std::nullopt, action, std::nullopt}));
+      std::cout << "rule " << created->id << " added to " << created->group << ": "
+                << created->title << "\n";
+    });
+  }
+  for (const bool enable : {true, false}) {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand(enable ? "enable" : "disable",
+                                      enable ? "Enable a rule or a group" : "Disable a rule or a group");
+    addStoreOption(cmd, o->store);
+    cmd->add_option("id", o->id, "Rule id (see `rules list`)");
+    cmd->add_option("--group", o->group, "A whole group instead");
+    cmd->callback([o, enable] {
+      auto store = openStoreOrFail(o->store);
+      if (!o->group.empty()) {
+        auto g = groupOrFail(store->rules(), o->group);
+        orFail(store->rules().changeGroup(g.id, {enable, std::nullopt, std::nullopt}));
+        std::cout << "group " << g.name << (enable ? " enabled\n" : " disabled\n");
+        return;
+      }
+      if (o->id <= 0) throw CommandFailed("name a rule id or --group");
+      auto r = orFail(store->rules().changeRule(o->id, {enable, std::nullopt, std::nullopt}));
+      std::cout << "rule " << r.id << (enable ? " enabled: " : " disabled: ") << r.title << "\n";
+    });
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand("delete", "Delete a custom rule");
+    addStoreOption(cmd, o->store);
+    cmd->add_option("id", o->id, "Rule id")->required();
+    cmd->callback([o] {
+      auto store = openStoreOrFail(o->store);
+      auto r = orFail(store->rules().getRule(o->id));
+      auto g = orFail(store->rules().getGroup(r.group_id));
+      if (g.kind != store::RuleGroupKind::kCustom)
+        throw CommandFailed(core::Error{core::ErrorCode::kConflict,
+                                        "managed rules are not deleted one by one; disable it", "id"});
+      orFail(store->rules().deleteRule(o->id));
+      std::cout << "rule " << o->id << " deleted\n";
+    });
+  }
+  {
+    auto o = std::make_shared<Opts>();
+    auto* cmd = rules->add_subcommand(
+        "action", "Set the action of a rule or group (JSON; \"\" clears), globally or for a project");
+    addStoreOption(cmd, o->store);
+    cmd->add_option("action", o->action, "e.g. {\"score\":90,\"name\":\"{{rule.title}} on {{host}}\"}")
+        ->required();
+    cmd->add_option("--rule", o->id, "Rule id");
+    cmd->add_option("--group", o->group, "Group name");
+    cmd->add_option("--project", o->project, "Only for this project");
+    cmd->callback([o] {
+      auto store = openStoreOrFail(o->store);
+      std::string action;
+      if (!o->action.empty()) {
+        auto a = detect::parseRuleAction(o->action, "action");
+        if (!a) throw CommandFailed(a.error());
+        action = detect::encodeRuleAction(*a);
+      }
+      if ((o->id > 0) == !o->group.empty()) throw CommandFailed("name either --rule or --group");
+      const bool is_group = !o->group.empty();
+      const std::int64_t target = is_group ? groupOrFail(store->rules(), o->group).id : o->id;
+      if (!o->project.empty()) {
+        auto p = store->findProject(o->project);
+        if (!p) throw CommandFailed(core::Error{p.error().code, p.error().message, "--project"});
+        orFail(store->rules().setProjectAction(
+            {is_group ? store::ProjectRuleAction::Target::kGroup : store::ProjectRuleAction::Target::kRule,
+             target, p->id, action}));
+      } else if (is_group) {
+        orFail(store->rules().changeGroup(target, {std::nullopt, std::nullopt, action}));
+      } else {
+        orFail(store->rules().changeRule(target, {std::nullopt, action, std::nullopt}));
+      }
+      std::cout << "action set\n";
+    });
+  }
+}
+#endif
 }  // namespace
 
 void registerDetectCommands(CLI::App& app) {
   auto a = std::make_shared<IngestArgs>();
-  auto* ingest = app.add_subcommand("ingest", "Evaluate events (NDJSON, plain or .gz) with rules");
+  auto* ingest = app.add_subcommand(
+      "ingest",
+      "Send events (NDJSON, plain or .gz) to a running server, or evaluate them locally with "
+      "--offline");
   ingest->add_option("events", a->inputs, "NDJSON event files (.gz allowed) or - for stdin")
       ->required();
   ingest->add_flag("--offline", a->offline, "Evaluate locally, write detections to --out");
@@ -194,6 +567,13 @@ void registerDetectCommands(CLI::App& app) {
                      "Rule statuses to load, comma separated (default: all but deprecated and "
                      "unsupported)");
   ingest->add_flag("--quiet", a->quiet, "No progress, no summary");
+#ifdef TD_WITH_RULES
+  ingest->add_option("--url", a->url, "Server to send events to (without --offline)")
+      ->capture_default_str();
+  ingest->add_option("--token", a->token,
+                     "API token with the ingest scope (default: $THREATDESK_TOKEN)");
+  ingest->add_flag("--gzip", a->gzip, "Compress each batch sent to the server");
+#endif
   ingest->callback([a] { runIngest(*a); });
 
   auto c = std::make_shared<std::vector<std::string>>();
@@ -210,6 +590,9 @@ void registerDetectCommands(CLI::App& app) {
                           " rules refused");
     }
   });
+#ifdef TD_WITH_RULES
+  registerRuleStoreCommands(rulesCommand(app));
+#endif
 }
 
 }  // namespace td::app

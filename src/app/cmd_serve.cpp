@@ -10,8 +10,14 @@
 
 #include "app/cli.h"
 #include "app/demo.h"
+#include "server/routes_ingest.h"
 #include "server/server.h"
 #include "triage/service.h"
+#include "triage/threat_sink.h"
+#ifdef TD_WITH_RULES
+#include "detect/sigma_processor.h"
+#include "server/routes_detect.h"
+#endif
 #ifdef TD_WITH_RESPOND
 #include "respond/dispatcher.h"
 #include "server/routes_responses.h"
@@ -119,7 +125,28 @@ void serve(const ServeOptions& o) {
       o.public_url.empty() ? "http://" + o.listen : o.public_url;
   respond::Dispatcher dispatcher(*store, respond_options);
 #endif
+  // The live event pipeline: events sent to POST /api/v1/ingest go through every registered
+  // core::EventProcessor (the Sigma rules here; other engines add theirs with addProcessor) and
+  // their detections through the threat sink into the store. Declared before the server so that
+  // they outlive its routes.
+  triage::ThreatSink threat_sink(*store);
+  server::IngestPipeline pipeline(threat_sink);
+#ifdef TD_WITH_RULES
+  detect::SigmaProcessor sigma;
+  server::RuleService rules(*store, sigma);
+  {
+    auto loaded = orFail(rules.reload());
+    std::cout << "Rules: " << loaded.rules << " Sigma rules, " << loaded.entity_rules
+              << " entity rules in effect" << (loaded.refused ? ", " : "")
+              << (loaded.refused ? std::to_string(loaded.refused) + " refused" : "") << "\n";
+  }
+  pipeline.addProcessor(&sigma);
+#endif
   server::Server server(*store, triage, options);
+  server::addIngestRoutes(server, pipeline);
+#ifdef TD_WITH_RULES
+  server::addRuleRoutes(server, rules);
+#endif
 #ifdef TD_WITH_RESPOND
   server::addResponseRoutes(server, dispatcher);
 #endif
@@ -127,6 +154,9 @@ void serve(const ServeOptions& o) {
   server::addVulnRoutes(server, vuln);
 #endif
   int bound = orFail(server.start());
+#ifdef TD_WITH_RULES
+  rules.start();  // flushes hit counts; reloads when the store's rules change (CLI installs)
+#endif
 #ifdef TD_WITH_VULN
   std::string advisories_dir = o.advisories_dir;
   if (advisories_dir.empty())
@@ -146,6 +176,10 @@ void serve(const ServeOptions& o) {
   spdlog::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   // Requests in flight finish; every change they acknowledged is committed by then.
   server.stop();
+#ifdef TD_WITH_RULES
+  rules.stop();
+#endif
+  threat_sink.stop();  // writes every detection accepted before the stop
 #ifdef TD_WITH_RESPOND
   dispatcher.stop();  // sends in flight finish; the rest is owed durably and goes out next start
 #endif

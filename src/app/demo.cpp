@@ -7,6 +7,9 @@
 
 #include "server/auth.h"
 #include "triage/service.h"
+#ifdef TD_WITH_RULES
+#include "app/demo_rules.h"
+#endif
 #ifdef TD_WITH_VULN
 #include "server/vuln_service.h"
 #endif
@@ -296,6 +299,9 @@ core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
   }
 #ifdef TD_WITH_VULN
   if (auto s = seedVulnDemo(store, triage, *payments); !s) return core::fail(s.error());
+#endif
+#ifdef TD_WITH_RULES
+  if (auto s = seedDemoRules(store); !s) return core::fail(s.error());
 #endif
   out.seeded = true;
   return out;

@@ -520,9 +520,19 @@ void Server::installHandlers() {
   // It also refuses compressed request bodies: cpp-httplib 0.11 inflates them without applying
   // the body limit to the inflated size, so 64 KiB of gzip could become gigabytes in memory.
   // Runs before the body is read, so nothing is inflated.
-  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  //
+  // Routes that opt in (RouteSpec::accepts_gzip) take gzip: their bodies are read through a
+  // content reader below that stops at max_inflated_body_bytes of inflated data.
+  std::vector<std::string> gzip_patterns;
+  for (const auto& route : routes_)
+    if (route.accepts_gzip && route.method == "POST") gzip_patterns.push_back(route.pattern);
+  http.set_pre_routing_handler([gzip_patterns](const httplib::Request& req,
+                                               httplib::Response& res) {
     const std::string encoding = req.get_header_value("Content-Encoding");
-    if (!encoding.empty() && !core::equalsIgnoreCase(encoding, "identity")) {
+    const bool gzip_route =
+        req.method == "POST" && core::equalsIgnoreCase(encoding, "gzip") &&
+        std::find(gzip_patterns.begin(), gzip_patterns.end(), req.path) != gzip_patterns.end();
+    if (!encoding.empty() && !core::equalsIgnoreCase(encoding, "identity") && !gzip_route) {
       res.status = 415;
       res.set_header("Connection", "close");
       res.set_content(
@@ -541,6 +551,42 @@ void Server::installHandlers() {
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     dispatch(req, res);
   };
+  for (const auto& pattern : gzip_patterns) {
+    // Literal paths only (the pre-routing check compares paths as they are).
+    http.Post(pattern, [this](const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& read) {
+      std::string body;
+      bool too_large = false;
+      const size_t limit = core::equalsIgnoreCase(req.get_header_value("Content-Encoding"), "gzip")
+                               ? options_.max_inflated_body_bytes
+                               : options_.max_body_bytes;
+      const bool ok = read([&](const char* data, size_t n) {
+        if (body.size() + n > limit) {
+          too_large = true;
+          return false;
+        }
+        body.append(data, n);
+        return true;
+      });
+      if (!ok) {
+        Reply reply = errorReply(
+            too_large ? core::Error{ErrorCode::kTooLarge,
+                                    "the request body is over the server's limit of " +
+                                        std::to_string(limit) + " bytes (after inflating)",
+                                    "body"}
+                      : core::Error{ErrorCode::kInvalidArgument,
+                                    "the request body could not be read (corrupt gzip data?)",
+                                    "Content-Encoding"});
+        reply.headers.emplace_back("Connection", "close");
+        applyReply(reply, res);
+        return;
+      }
+      httplib::Request inflated = req;
+      inflated.body = std::move(body);
+      inflated.headers.erase("Content-Encoding");
+      dispatch(inflated, res);
+    });
+  }
   http.Get("/.*", handler);
   http.Post("/.*", handler);
   http.Patch("/.*", handler);

@@ -44,6 +44,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                           // 0: any free port; start() says which
   size_t max_body_bytes = 10 * 1024 * 1024;  // larger bodies get 413
+  size_t max_inflated_body_bytes = 64 * 1024 * 1024;  // gzip bodies inflated beyond: 413
   int threads = 8;                           // worker threads serving requests
   std::string static_dir;                    // the built web UI; empty: none served
   core::TimeMs session_ttl_ms = 12 * core::kHourMs;
@@ -146,6 +147,9 @@ struct RouteSpec {
   Access access;
   RouteHandler handler;
   std::string summary;  // one line for logs and docs
+  // Accept a gzip-encoded body (POST only); it is inflated up to
+  // ServerOptions::max_inflated_body_bytes before the handler sees it. Other routes answer 415.
+  bool accepts_gzip = false;
 };
 
 class Server {

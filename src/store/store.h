@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/threat.h"
 #include "store/query.h"
+#include "store/rule_store.h"
 #include "store/response_store.h"
 #include "store/types.h"
 #include "store/vuln_store.h"
@@ -144,6 +145,7 @@ class Store {
   // --- domain stores ---------------------------------------------------------------------------
   // Each engine's own tables sit behind an interface of their own (store/<domain>_store.h,
   // implemented per backend in store/sqlite/sqlite_<domain>_store.cpp), reached from here.
+  virtual RuleStore& rules() = 0;  // detect: rule groups, rules, actions, hit counts
   virtual ResponseStore& responses() = 0;
   virtual VulnStore& vuln() = 0;  // vuln: assets, SBOMs, advisories, findings
 };
