@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field: string | null,
+    /** The whole error answer: some routes add detail beside "error" (rule diagnostics). */
+    readonly body: unknown = null,
   ) {
     super(message);
   }
@@ -73,6 +75,7 @@ export async function api<T>(method: string, path: string, opts: RequestOptions 
       err?.code ?? 'http_' + res.status,
       err?.message ?? `${res.status} ${res.statusText}`,
       err?.field ?? null,
+      data,
     );
     if (res.status === 401 && !path.endsWith('/auth/login')) onUnauthenticated();
     throw e;

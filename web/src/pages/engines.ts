@@ -15,13 +15,18 @@ export const ENGINE_PAGES: { engine: Engine; path: string; label: string; route:
   { engine: 'responses', path: '/responses', label: 'Responses', route: '/api/v1/responses' },
 ];
 
-let available: Promise<Set<Engine>> | null = null;
-/** The engines whose routes the server documents (and therefore serves). */
-export function availableEngines(): Promise<Set<Engine>> {
-  available ??= api<{ paths: Record<string, unknown> }>('GET', '/api/v1/openapi.json', { quiet: true })
-    .then((doc) => new Set(ENGINE_PAGES.filter((p) => p.route in (doc.paths ?? {})).map((p) => p.engine)))
-    .catch(() => new Set<Engine>());
-  return available;
+let routes: Promise<Set<string>> | null = null;
+/** The route patterns the server documents (and therefore serves), read once. */
+export function serverRoutes(): Promise<Set<string>> {
+  routes ??= api<{ paths: Record<string, unknown> }>('GET', '/api/v1/openapi.json', { quiet: true })
+    .then((doc) => new Set(Object.keys(doc.paths ?? {})))
+    .catch(() => new Set<string>());
+  return routes;
+}
+/** The engines whose routes the server offers. */
+export async function availableEngines(): Promise<Set<Engine>> {
+  const paths = await serverRoutes();
+  return new Set(ENGINE_PAGES.filter((p) => paths.has(p.route)).map((p) => p.engine));
 }
 
 type Cell = Node | string | null;
@@ -165,8 +170,26 @@ export function rulesPage(main: HTMLElement): Page {
     return t.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as unknown);
   }
 
+  // Each diagnostic selects its line in the YAML when clicked.
+  const goToLine = (line: number) => {
+    const lines = yaml.value.split('\n');
+    const start = lines.slice(0, Math.max(0, line - 1)).reduce((n, l) => n + l.length + 1, 0);
+    yaml.focus();
+    yaml.setSelectionRange(start, start + (lines[line - 1]?.length ?? 0));
+  };
   const diagnostics = (ds: Diagnostic[]) =>
-    h('ul', { class: 'diagnostics' }, ds.map((d) => h('li', { class: d.level === 'error' ? 'error' : 'muted' }, `line ${d.line}, column ${d.column}: ${d.code} ${d.message}`)));
+    h(
+      'ul',
+      { class: 'diagnostics' },
+      ds.map((d) =>
+        h(
+          'li',
+          { class: d.level === 'error' ? 'error' : 'muted' },
+          d.line > 0 ? h('button', { type: 'button', class: 'link', onclick: () => goToLine(d.line) }, `line ${d.line}, column ${d.column}`) : null,
+          `: ${d.code} ${d.message}`,
+        ),
+      ),
+    );
 
   const testForm = h(
     'form',
@@ -192,8 +215,8 @@ export function rulesPage(main: HTMLElement): Page {
             r.warnings.length ? diagnostics(r.warnings) : null,
           );
         } catch (err) {
-          const d = (err as { field?: string | null }).field;
-          replace(testOut, h('p', { class: 'error', role: 'alert' }, `${errorText(err)}${d ? '' : ''}`));
+          const ds = (err as { body?: { diagnostics?: Diagnostic[] } }).body?.diagnostics ?? [];
+          replace(testOut, h('p', { class: 'error', role: 'alert' }, errorText(err)), ds.length ? diagnostics(ds) : null);
         }
       },
     },
@@ -220,6 +243,8 @@ export function rulesPage(main: HTMLElement): Page {
                     await Promise.all([loadGroups(), loadRules()]);
                   } catch (err) {
                     status.say(`Not uploaded: ${errorText(err)}`, true);
+                    const ds = ((err as { body?: { diagnostics?: Diagnostic[] } }).body?.diagnostics ?? []);
+                    if (ds.length) replace(testOut, h('p', { class: 'error' }, 'The rule has errors:'), diagnostics(ds));
                   }
                 },
               },

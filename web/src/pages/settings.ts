@@ -4,13 +4,15 @@ import { api, errorText, type ApiToken, type Project, type Tag, type User } from
 import { field, h, replace, select } from '../dom';
 import { formatAgo, formatTime } from '../format';
 import { type Page } from '../router';
+import { serverRoutes } from './engines';
 import { canManageTags, isAdmin, loadTags, loadUsers, session } from '../session';
 
 export function settingsPage(main: HTMLElement, project: string): Page {
   let destroyed = false;
   const query = () => (project ? new URLSearchParams({ project }) : undefined);
-  const tabs = ['Tags', 'Users', 'API tokens'] as const;
-  let tab: (typeof tabs)[number] = (sessionStorage.getItem('td-settings-tab') as (typeof tabs)[number]) || 'Tags';
+  type Tab = 'Tags' | 'Users' | 'API tokens' | 'My subscriptions';
+  const tabs: Tab[] = ['Tags', 'Users', 'API tokens'];
+  let tab: Tab = (sessionStorage.getItem('td-settings-tab') as Tab) || 'Tags';
   const panel = h('div', { role: 'tabpanel', id: 'settings-panel', tabindex: '0' });
   const tabBar = h('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Settings' });
   const status = h('div', { class: 'result', role: 'status', 'aria-live': 'polite' });
@@ -301,10 +303,55 @@ export function settingsPage(main: HTMLElement, project: string): Page {
     );
   }
 
+  async function subscriptionsPanel(): Promise<HTMLElement> {
+    const [subs, groups] = await Promise.all([
+      api<{ items: { group_id: number; group: string; on_assign: boolean; on_change: boolean }[] }>('GET', '/api/v1/me/subscriptions', { query: query() }),
+      api<{ items: Tag[] }>('GET', '/api/v1/tags/group', { query: query() }),
+    ]);
+    const byGroup = new Map(subs.items.map((x) => [x.group_id, x]));
+    const save = async (g: Tag, onAssign: boolean, onChange: boolean) => {
+      try {
+        if (!onAssign && !onChange) await api('DELETE', `/api/v1/me/subscriptions/${g.id}`, { query: query() });
+        else await api('PUT', `/api/v1/me/subscriptions/${g.id}`, { query: query(), body: { on_assign: onAssign, on_change: onChange } });
+        say(`Subscriptions for ${g.name} saved.`);
+      } catch (e) {
+        say(`Not saved: ${errorText(e)}`, true);
+        void renderPanel();
+      }
+    };
+    return h(
+      'section',
+      { class: 'card', 'aria-label': 'My threat-group subscriptions' },
+      h('p', { class: 'muted small' }, 'Be notified when a threat of a group is assigned, or when one changes.'),
+      h(
+        'table',
+        { class: 'plain' },
+        h('caption', { class: 'sr-only' }, 'My subscriptions'),
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Group'), h('th', { scope: 'col' }, 'On assignment'), h('th', { scope: 'col' }, 'On change'))),
+        h(
+          'tbody',
+          null,
+          groups.items
+            .sort((a, b) => a.position - b.position)
+            .map((g) => {
+              const sub = byGroup.get(g.id);
+              const assign = h('input', { type: 'checkbox', checked: sub?.on_assign ?? false, 'aria-label': `${g.name}: notify on assignment` });
+              const change = h('input', { type: 'checkbox', checked: sub?.on_change ?? false, 'aria-label': `${g.name}: notify on change` });
+              const onToggle = () => void save(g, assign.checked, change.checked);
+              assign.addEventListener('change', onToggle);
+              change.addEventListener('change', onToggle);
+              return h('tr', null, h('td', null, g.name), h('td', null, assign), h('td', null, change));
+            }),
+        ),
+      ),
+    );
+  }
+
   async function renderPanel(): Promise<void> {
     replace(panel, h('div', { class: 'spinner', role: 'progressbar', 'aria-label': 'Loading' }));
     try {
-      const content = tab === 'Tags' ? await tagsPanel() : tab === 'Users' ? await usersPanel() : await tokensPanel();
+      const content =
+        tab === 'Tags' ? await tagsPanel() : tab === 'Users' ? await usersPanel() : tab === 'My subscriptions' ? await subscriptionsPanel() : await tokensPanel();
       if (!destroyed) replace(panel, content);
     } catch (e) {
       if (!destroyed) replace(panel, h('p', { class: 'error banner', role: 'alert' }, `Could not load ${tab.toLowerCase()}: ${errorText(e)}`));
@@ -312,8 +359,13 @@ export function settingsPage(main: HTMLElement, project: string): Page {
   }
 
   replace(main, h('div', { class: 'page-head' }, h('h1', null, 'Settings'), h('span', { class: 'muted' }, `${session.me?.user?.email ?? ''} · ${session.me?.user?.role ?? ''}`)), tabBar, status, panel);
-  renderTabs();
-  void renderPanel();
+  void serverRoutes().then((paths) => {
+    if (destroyed) return;
+    if (paths.has('/api/v1/me/subscriptions')) tabs.splice(2, 0, 'My subscriptions');
+    if (!tabs.includes(tab)) tab = 'Tags';
+    renderTabs();
+    void renderPanel();
+  });
   return {
     destroy() {
       destroyed = true;

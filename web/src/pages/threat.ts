@@ -14,7 +14,18 @@ import {
   severityLabel,
 } from '../format';
 import { type Page } from '../router';
+import { serverRoutes } from './engines';
 import { canWork, closedState, session } from '../session';
+
+interface Delivery {
+  id: number;
+  kind: string;
+  recipient: string;
+  status: string;
+  attempts: number;
+  created_at: string;
+  last_error: string;
+}
 
 export function threatPage(main: HTMLElement, id: number, project: string): Page {
   let destroyed = false;
@@ -30,12 +41,16 @@ export function threatPage(main: HTMLElement, id: number, project: string): Page
 
   async function load(): Promise<void> {
     try {
-      const [t, timeline, notes] = await Promise.all([
+      const withDeliveries = (await serverRoutes()).has('/api/v1/threats/{id}/deliveries');
+      const [t, timeline, notes, deliveries] = await Promise.all([
         api<Threat>('GET', `/api/v1/threats/${id}`, { query: query() }),
         api<{ items: TimelineEntry[] }>('GET', `/api/v1/threats/${id}/timeline`, { query: query() }),
         api<{ items: Note[] }>('GET', `/api/v1/threats/${id}/notes`, { query: query() }),
+        withDeliveries
+          ? api<{ items: Delivery[] }>('GET', `/api/v1/threats/${id}/deliveries`, { query: query() }).catch(() => ({ items: [] }))
+          : Promise.resolve({ items: [] as Delivery[] }),
       ]);
-      if (!destroyed) render(t, timeline.items, notes.items);
+      if (!destroyed) render(t, timeline.items, notes.items, deliveries.items);
     } catch (e) {
       if (destroyed) return;
       replace(
@@ -104,7 +119,7 @@ export function threatPage(main: HTMLElement, id: number, project: string): Page
     return h('div', null, h('div', { class: 'row' }, search, count, h('button', { type: 'button', class: 'secondary small', onclick: () => navigator.clipboard?.writeText(text) }, 'Copy')), pre);
   }
 
-  function render(t: Threat, timeline: TimelineEntry[], notes: Note[]): void {
+  function render(t: Threat, timeline: TimelineEntry[], notes: Note[], deliveries: Delivery[]): void {
     const now = Date.now();
     const dl = (rows: [string, Node | string | null][]) =>
       h('dl', { class: 'fields' }, rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v ?? h('span', { class: 'muted' }, '—'))]));
@@ -131,6 +146,24 @@ export function threatPage(main: HTMLElement, id: number, project: string): Page
     // Notes without a matching timeline entry still show.
     for (const n of noteByTime.values())
       items.push(h('li', { class: 'event note' }, h('time', { datetime: n.at, title: formatTime(n.at) }, formatAgo(n.at, now)), ' ', h('strong', null, n.author), ' note', h('blockquote', { class: 'note' }, n.text)));
+    // What went out about the threat (responses' e-mails and webhooks), in time order with the rest.
+    const dated = items.map((li) => ({ at: li.querySelector('time')?.getAttribute('datetime') ?? '', li }));
+    for (const d of deliveries)
+      dated.push({
+        at: d.created_at,
+        li: h(
+          'li',
+          { class: `event delivery ${d.status}` },
+          h('time', { datetime: d.created_at, title: formatTime(d.created_at) }, formatAgo(d.created_at, now)),
+          ' ',
+          h('strong', null, d.kind),
+          ` to ${d.recipient}: ${d.status}`,
+          d.attempts > 1 ? ` after ${d.attempts} tries` : '',
+          d.last_error ? h('span', { class: 'error small' }, ` (${d.last_error})`) : null,
+        ),
+      });
+    dated.sort((a, b) => b.at.localeCompare(a.at));
+    items.splice(0, items.length, ...dated.map((x) => x.li));
 
     const noteText = h('textarea', { rows: 3, maxlength: 65536, required: true });
     const noteForm = canWork()
