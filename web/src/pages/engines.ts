@@ -560,7 +560,7 @@ export function responsesPage(main: HTMLElement, project: string): Page {
       return table<ResponseRow>(
         'Responses',
         [
-          ['Response', (x) => x.name],
+          ['Response', (x) => (manage ? h('button', { type: 'button', class: 'link', onclick: () => void edit(x.id) }, x.name) : x.name)],
           ['Type', (x) => x.type],
           ['When', (x) => [x.events?.join(', '), x.min_severity ? `≥ ${severityLabel(x.min_severity)}` : ''].filter(Boolean).join(' · ') || null],
           ['Scope', (x) => x.scope ?? null],
@@ -618,6 +618,182 @@ export function responsesPage(main: HTMLElement, project: string): Page {
       );
     });
 
+  // --- the editor: email or webhook, with a live preview and a test send ---
+  let editing: number | null = null;
+  const rName = h('input', { type: 'text', required: true, maxlength: 256 });
+  const rType = select(null, [['webhook', 'Webhook'], ['email', 'E-mail']], 'webhook');
+  const rSeverity = select(null, ['INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'].map((x) => [x, severityLabel(x)]), 'INFO');
+  const eventNames = ['threat.created', 'threat.assigned', 'threat.state_changed', 'threat.closed', 'threat.reopened'];
+  const rEvents = eventNames.map((ev) => h('input', { type: 'checkbox', value: ev, checked: ev === 'threat.created', id: `ev-${ev}` }));
+  const preset = select(null, [['', '(none)'], ...['slack', 'teams', 'generic', 'firewall_block', 'disable_user', 'ticket'].map((x): [string, string] => [x, x])], '');
+  const method = select(null, ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'].map((x) => [x, x]), 'POST');
+  const url = h('input', { type: 'url', placeholder: 'https://hooks.example.org/{{threat.project}}' });
+  const payload = h('textarea', { rows: 5, class: 'code', placeholder: 'Template; empty: the preset or the default JSON' });
+  const to = h('input', { type: 'text', placeholder: 'soc@example.org, oncall@example.org' });
+  const subject = h('input', { type: 'text', placeholder: 'Template; empty: the default subject' });
+  const text = h('textarea', { rows: 5, class: 'code', placeholder: 'Template; empty: the default text' });
+  const threatId = h('input', { type: 'number', min: 1, placeholder: 'sample threat' });
+  const preview = h('div', { class: 'preview', 'aria-live': 'polite' });
+  const webhookFields = h('div', { class: 'form-grid inner' }, field('Preset', preset), field('Method', method), field('URL', url, 'grow'), field('Payload', payload, 'wide'));
+  const emailFields = h('div', { class: 'form-grid inner' }, field('To', to, 'grow'), field('Subject', subject, 'grow'), field('Text', text, 'wide'));
+  const testButton = h('button', { type: 'button', class: 'secondary', disabled: true }, 'Send a test');
+  const formTitle = h('h2', null, 'New response');
+
+  function draft(): Record<string, unknown> {
+    const d: Record<string, unknown> = {
+      name: rName.value.trim() || 'draft',
+      type: rType.value,
+      min_severity: rSeverity.value,
+      events: rEvents.filter((c) => c.checked).map((c) => c.value),
+    };
+    const put = (o: Record<string, unknown>, k: string, v: string) => {
+      if (v.trim()) o[k] = v;
+    };
+    if (rType.value === 'webhook') {
+      const w: Record<string, unknown> = { method: method.value };
+      put(w, 'preset', preset.value);
+      put(w, 'url', url.value);
+      put(w, 'payload', payload.value);
+      d.webhook = w;
+    } else {
+      const e: Record<string, unknown> = {};
+      const addrs = to.value.split(/[,\s]+/).filter(Boolean);
+      if (addrs.length) e.to_addresses = addrs;
+      put(e, 'subject', subject.value);
+      put(e, 'text', text.value);
+      d.email = e;
+    }
+    return d;
+  }
+
+  function syncType(): void {
+    webhookFields.hidden = rType.value !== 'webhook';
+    emailFields.hidden = rType.value !== 'email';
+  }
+
+  let previewTimer = 0;
+  function schedulePreview(): void {
+    window.clearTimeout(previewTimer);
+    previewTimer = window.setTimeout(async () => {
+      const body: Record<string, unknown> = { response: draft() };
+      if (threatId.value) body.threat_id = Number(threatId.value);
+      try {
+        const r = await api<{ webhook?: { method: string; url: string; headers?: Record<string, string>; body?: string }; email?: { to?: string[]; subject: string; text: string; html?: string } }>(
+          'POST', '/api/v1/responses/preview', { query: q(), body, quiet: true });
+        const parts: Node[] = [];
+        if (r.webhook) {
+          const w = r.webhook;
+          parts.push(h('pre', { class: 'evidence' }, `${w.method} ${w.url}\n${Object.entries(w.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${w.body ?? ''}`));
+        }
+        if (r.email) {
+          const e = r.email;
+          parts.push(h('pre', { class: 'evidence' }, `To: ${(e.to ?? []).join(', ')}\nSubject: ${e.subject}\n\n${e.text}`));
+          if (e.html) parts.push(h('iframe', { class: 'html-preview', sandbox: '', srcdoc: e.html, title: 'HTML e-mail preview' }));
+        }
+        replace(preview, h('p', { class: 'muted small' }, 'Preview (nothing is sent):'), parts);
+      } catch (e) {
+        replace(preview, h('p', { class: 'error' }, errorText(e)));
+      }
+    }, 400);
+  }
+
+  async function edit(id: number): Promise<void> {
+    try {
+      const r = await api<Record<string, any>>('GET', `/api/v1/responses/${id}`, { query: q() });
+      editing = id;
+      formTitle.textContent = `Edit ${r.name}`;
+      rName.value = r.name ?? '';
+      rType.value = r.type ?? 'webhook';
+      rSeverity.value = r.min_severity ?? 'INFO';
+      rEvents.forEach((c) => (c.checked = (r.events ?? []).includes(c.value)));
+      preset.value = r.webhook?.preset ?? '';
+      method.value = r.webhook?.method ?? 'POST';
+      url.value = r.webhook?.url ?? '';
+      payload.value = r.webhook?.payload ?? '';
+      to.value = (r.email?.to_addresses ?? []).join(', ');
+      subject.value = r.email?.subject ?? '';
+      text.value = r.email?.text ?? '';
+      testButton.disabled = false;
+      syncType();
+      schedulePreview();
+      editor.scrollIntoView({ block: 'start' });
+      rName.focus();
+    } catch (e) {
+      status.say(errorText(e), true);
+    }
+  }
+
+  testButton.addEventListener('click', async () => {
+    if (editing === null) return;
+    testButton.disabled = true;
+    try {
+      const r = await api<{ results: unknown[] }>('POST', `/api/v1/responses/${editing}/test`, { query: q(), body: threatId.value ? { threat_id: Number(threatId.value) } : {} });
+      replace(preview, h('p', { class: 'ok' }, 'Sent once. What went out and what came back:'), h('pre', { class: 'evidence' }, JSON.stringify(r.results, null, 2)));
+    } catch (e) {
+      replace(preview, h('p', { class: 'error' }, `The test send failed: ${errorText(e)}`));
+    } finally {
+      testButton.disabled = false;
+    }
+  });
+
+  const editor = h(
+    'form',
+    {
+      class: 'card',
+      'aria-labelledby': 'resp-form-title',
+      oninput: schedulePreview,
+      onchange: () => {
+        syncType();
+        schedulePreview();
+      },
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try {
+          const body = { ...draft(), name: rName.value.trim() };
+          if (editing === null) {
+            const created = await api<{ id: number }>('POST', '/api/v1/responses', { query: q(), body });
+            editing = created.id;
+            testButton.disabled = false;
+            status.say(`Created ${body.name}.`);
+          } else {
+            await api('PATCH', `/api/v1/responses/${editing}`, { query: q(), body });
+            status.say(`Saved ${body.name}.`);
+          }
+          formTitle.textContent = `Edit ${body.name}`;
+          void loadResponses();
+        } catch (err) {
+          status.say(`Not saved: ${errorText(err)}`, true);
+        }
+      },
+    },
+    formTitle,
+    h('div', { class: 'form-grid inner' }, field('Name', rName), field('Type', rType), field('Minimum severity', rSeverity), field('Preview with threat #', threatId)),
+    h('fieldset', null, h('legend', null, 'On'), rEvents.map((c) => h('label', { class: 'inline', for: c.id }, c, ` ${c.value}`))),
+    webhookFields,
+    emailFields,
+    h(
+      'div',
+      { class: 'row' },
+      h('button', { type: 'submit' }, 'Save'),
+      testButton,
+      h('button', {
+        type: 'button',
+        class: 'link',
+        onclick: () => {
+          editing = null;
+          formTitle.textContent = 'New response';
+          editor.reset();
+          testButton.disabled = true;
+          syncType();
+          schedulePreview();
+        },
+      }, 'New'),
+    ),
+    preview,
+  );
+  formTitle.id = 'resp-form-title';
+  syncType();
+
   const filter = select(
     { 'aria-label': 'Which deliveries', onchange: (e: Event) => { onlyFailed = (e.target as HTMLSelectElement).value === 'failed'; void loadDeliveries(); } },
     [['failed', 'Failed only'], ['all', 'All']],
@@ -628,8 +804,10 @@ export function responsesPage(main: HTMLElement, project: string): Page {
     h('div', { class: 'page-head' }, h('h1', null, 'Responses')),
     status.el,
     h('section', { class: 'card', 'aria-labelledby': 'resp-title' }, h('h2', { id: 'resp-title' }, 'Responses'), responsesEl),
+    manage ? editor : null,
     h('section', { class: 'card', 'aria-labelledby': 'del-title' }, h('div', { class: 'card-head' }, h('h2', { id: 'del-title' }, 'Deliveries'), filter), deliveriesEl),
   );
+  if (manage) schedulePreview();
   void loadResponses();
   void loadDeliveries();
   return { destroy() {} };
