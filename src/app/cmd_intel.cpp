@@ -15,6 +15,12 @@
 #include "intel/feeds.h"
 #include "intel/matcher.h"
 #include "intel/warninglist.h"
+#ifdef TD_WITH_INTEL_SYNC
+#include <filesystem>
+
+#include "intel/sync/feed_service.h"
+#include "intel/sync/http_fetch.h"
+#endif
 
 namespace td::app {
 namespace {
@@ -269,6 +275,123 @@ void addMatch(CLI::App* intel) {
   });
 }
 
+#ifdef TD_WITH_INTEL_SYNC
+// `intel import`: a feed kept in the store (found by name in the organisation, or created), fetched
+// from its file or URL now, with the report printed. The server picks the change up on its next
+// scheduler tick.
+void addImport(CLI::App* intel) {
+  struct ImportOptions {
+    std::string source, store = kDefaultStore, org, project, feed, format = "auto", column, type,
+                username, secret_env, warninglists;
+    char delimiter = ',';
+    int confidence = -1, refresh = -1;
+    bool json = false;
+    size_t max_items = 20;
+  };
+  auto o = std::make_shared<ImportOptions>();
+  auto* c = intel->add_subcommand(
+      "import", "Import a feed file or URL into the store (creating the feed the first time)");
+  c->add_option("SOURCE", o->source,
+                "Feed file or MISP feed directory, http(s) URL, or TAXII 2.1 collection URL "
+                "(with --format taxii)")
+      ->required();
+  addStoreOption(c, o->store);
+  c->add_option("--org", o->org, "Organisation the feed belongs to (default: the only one)");
+  c->add_option("--project", o->project, "Or: the project whose organisation it belongs to");
+  c->add_option("--feed", o->feed, "Feed name (default: the file name)");
+  c->add_option("--format", o->format, "auto | stix | misp | misp-feed | csv | taxii")
+      ->capture_default_str();
+  c->add_option("--column", o->column, "CSV: the value column (header name or 0-based number)");
+  c->add_option("--type", o->type, "CSV: the indicator type of every row (default: guessed)");
+  c->add_option("--delimiter", o->delimiter, "CSV: field delimiter")->capture_default_str();
+  c->add_option("--confidence", o->confidence, "CSV: confidence 0-100 of every row");
+  c->add_option("--refresh", o->refresh,
+                "Refresh every N minutes in `threatdesk serve` (0: on demand only)");
+  c->add_option("--username", o->username, "URL/TAXII: basic-auth user name");
+  c->add_option("--secret-env", o->secret_env,
+                "URL/TAXII: environment variable holding the password (read at each fetch, not "
+                "stored)");
+  c->add_option("--warninglists", o->warninglists,
+                "MISP warninglists directory: suppress known-benign indicators");
+  c->add_flag("--json", o->json, "Print the import as JSON");
+  c->add_option("--max-items", o->max_items, "Rejections/suppressions shown")->capture_default_str();
+  c->callback([o] {
+    auto store = openStoreOrFail(o->store);
+    core::OrgId org = 0;
+    if (!o->org.empty() && !o->project.empty())
+      throw CommandFailed("--org and --project: give one of them");
+    if (!o->project.empty()) {
+      org = orFail(store->findProject(o->project)).org_id;
+    } else if (!o->org.empty()) {
+      org = orFail(store->findOrg(o->org)).id;
+    } else {
+      auto orgs = orFail(store->listOrgs());
+      if (orgs.size() != 1)
+        throw CommandFailed("--org: name the organisation the feed belongs to (the store has " +
+                            std::to_string(orgs.size()) + ")");
+      org = orgs[0].id;
+    }
+    const bool url = intel::sync::isHttpUrl(o->source);
+    std::string source = o->source;
+    if (!url) {
+      std::error_code ec;
+      if (!std::filesystem::exists(source, ec)) throw CommandFailed(source + ": no such file");
+      source = std::filesystem::absolute(source, ec).string();
+    }
+    std::string name = o->feed;
+    if (name.empty()) {
+      std::string trimmed = o->source;
+      while (!trimmed.empty() && trimmed.back() == '/') trimmed.pop_back();
+      name = std::filesystem::path(trimmed).filename().string();
+      auto q = name.find('?');
+      if (q != std::string::npos) name = name.substr(0, q);
+      if (name.empty()) name = "feed";
+    }
+    nlohmann::json mapping = nlohmann::json::object();
+    if (!o->column.empty()) mapping["column"] = o->column;
+    if (!o->type.empty()) mapping["type"] = o->type;
+    if (o->delimiter != ',') mapping["delimiter"] = std::string(1, o->delimiter);
+    if (o->confidence >= 0) mapping["confidence"] = o->confidence;
+
+    intel::sync::FeedServiceOptions so;
+    so.warninglists_dir = o->warninglists;
+    intel::sync::FeedService service(*store, so);
+    store::IntelFeed feed;
+    std::optional<store::IntelFeed> existing;
+    for (const auto& f : orFail(store->intel().listFeeds(org)))
+      if (core::toLower(f.name) == core::toLower(name)) existing = f;
+    if (existing) feed = *existing;
+    feed.org_id = org;
+    feed.name = name;
+    feed.type = o->format;
+    feed.source = source;
+    feed.mapping_json = mapping.dump();
+    if (o->refresh >= 0) feed.refresh_minutes = o->refresh;
+    if (!o->username.empty()) feed.username = o->username;
+    if (!o->secret_env.empty()) feed.secret = "env:" + o->secret_env;
+    feed = existing ? orFail(service.updateFeed(feed)) : orFail(service.createFeed(feed));
+    auto outcome = service.importFeed(feed.id, "cli");
+    if (!outcome) {
+      core::Error e = outcome.error();
+      if (e.field.find(o->source) == std::string::npos)
+        e.field = o->source + (e.field.empty() ? "" : ": " + e.field);
+      throw CommandFailed(e);
+    }
+    if (o->json) {
+      nlohmann::json out = reportJson(outcome->report);
+      out["feed_id"] = feed.id;
+      out["import_id"] = outcome->record.id;
+      std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      return;
+    }
+    printReport(o->source, outcome->report, o->max_items);
+    auto stored = orFail(store->intel().getFeed(feed.id));
+    std::cout << "feed " << stored.id << " \"" << stored.name << "\" now holds "
+              << stored.indicator_count << " indicators (import " << outcome->record.id << ")\n";
+  });
+}
+#endif
+
 }  // namespace
 
 void registerIntelCommands(CLI::App& app) {
@@ -276,6 +399,9 @@ void registerIntelCommands(CLI::App& app) {
   intel->require_subcommand(1);
   addCheck(intel);
   addMatch(intel);
+#ifdef TD_WITH_INTEL_SYNC
+  addImport(intel);
+#endif
 }
 
 }  // namespace td::app

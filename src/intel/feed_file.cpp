@@ -1,6 +1,7 @@
 // Feed files: reading (gzip-aware), format detection, timestamps.
 #include <zlib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 
@@ -91,11 +92,55 @@ core::Result<FeedBatch> loadFeed(const std::string& path, FeedFormat format,
   if (format == FeedFormat::kMispFeed) return loadMispFeed(p.parent_path().string(), feed);
   auto text = readFileText(path);
   if (!text) return fail(text.error());
+  return parseFeedText(*text, format, mapping, feed);
+}
+
+core::Result<std::string> inflateIfGzip(std::string data) {
+  if (data.size() < 2 || static_cast<unsigned char>(data[0]) != 0x1f ||
+      static_cast<unsigned char>(data[1]) != 0x8b)
+    return data;
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK)
+    return fail(ErrorCode::kInternal, "cannot start gzip inflation", "content");
+  z.next_in = reinterpret_cast<Bytef*>(data.data());
+  z.avail_in = static_cast<uInt>(std::min<size_t>(data.size(), 0xffffffffu));
+  std::string out;
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&z);
+      return fail(ErrorCode::kInvalidArgument, "gzip data is corrupt", "content");
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kMaxFeedBytes) {
+      inflateEnd(&z);
+      return fail(ErrorCode::kTooLarge, "feed inflates to more than 2 GiB", "content");
+    }
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
+      inflateEnd(&z);
+      return fail(ErrorCode::kInvalidArgument, "gzip data is truncated", "content");
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+core::Result<FeedBatch> parseFeedText(std::string_view text, FeedFormat format,
+                                      const CsvMapping& mapping, const FeedInfo& feed) {
+  if (format == FeedFormat::kMispFeed)
+    return fail(ErrorCode::kInvalidArgument,
+                "a MISP feed is a directory (manifest.json and event files); send one event "
+                "export as format misp",
+                "format");
   if (format == FeedFormat::kAuto) {
-    std::string_view t = core::trim(std::string_view(*text).substr(0, 4096));
+    std::string_view t = core::trim(text.substr(0, 4096));
     if (!t.empty() && (t.front() == '{' || t.front() == '[')) {
       // Bundles say "type": "bundle"; MISP events "Event" or "Attribute".
-      std::string_view head = std::string_view(*text).substr(0, 1 << 16);
+      std::string_view head = text.substr(0, 1 << 16);
       bool misp = head.find("\"Event\"") != std::string_view::npos ||
                   head.find("\"Attribute\"") != std::string_view::npos ||
                   head.find("\"response\"") != std::string_view::npos;
@@ -107,9 +152,9 @@ core::Result<FeedBatch> loadFeed(const std::string& path, FeedFormat format,
     }
   }
   switch (format) {
-    case FeedFormat::kStix: return parseStixBundle(*text, feed);
-    case FeedFormat::kMispEvent: return parseMispEvent(*text, feed);
-    default: return parseCsv(*text, mapping, feed);
+    case FeedFormat::kStix: return parseStixBundle(text, feed);
+    case FeedFormat::kMispEvent: return parseMispEvent(text, feed);
+    default: return parseCsv(text, mapping, feed);
   }
 }
 

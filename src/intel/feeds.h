@@ -56,6 +56,13 @@ std::optional<FeedFormat> parseFeedFormat(std::string_view name);
 core::Result<FeedBatch> loadFeed(const std::string& path, FeedFormat format = FeedFormat::kAuto,
                                  const CsvMapping& mapping = {}, FeedInfo feed = {});
 
+// Parses a feed held in memory (an upload, a download): as loadFeed without the file. kAuto looks
+// at the content; kMispFeed is refused (a MISP feed is a directory).
+core::Result<FeedBatch> parseFeedText(std::string_view text, FeedFormat format,
+                                      const CsvMapping& mapping, const FeedInfo& feed);
+// `data` inflated when it starts with the gzip magic, else unchanged.
+core::Result<std::string> inflateIfGzip(std::string data);
+
 // Reads a whole file, inflating gzip. Shared by the CLI and the benchmark.
 core::Result<std::string> readFileText(const std::string& path);
 

@@ -218,7 +218,8 @@ std::uint32_t IndexBuilder::contextId(const Context& c) {
   return it->second;
 }
 
-ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, bool replace_feed) {
+ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, bool replace_feed,
+                                 std::vector<IndicatorDraft>* accepted) {
   ImportReport report = std::move(batch.report);
   report.feed = batch.feed.name;
   const core::TimeMs now = options.now != 0 ? options.now : core::nowMs();
@@ -244,6 +245,7 @@ ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, boo
         continue;
       }
     }
+    if (accepted != nullptr) accepted->push_back(d);
     std::uint32_t ctx = contextId(d.context);
     Merged::Src src{feed, std::move(d.external_id), std::clamp(d.confidence, -1, 100), ctx};
     auto [it, inserted] =

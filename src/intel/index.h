@@ -236,8 +236,11 @@ class IndexBuilder {
   IndexBuilder() = default;
   // Starts from everything in `base` (for adding a feed to a live index).
   explicit IndexBuilder(const Index& base);
-  // Replaces every indicator of `feed` (a refresh) when `replace_feed` is true.
-  ImportReport add(FeedBatch batch, const BuildOptions& options = {}, bool replace_feed = true);
+  // Replaces every indicator of `feed` (a refresh) when `replace_feed` is true. When `accepted`
+  // is given, it receives a copy of every draft that went in (not expired, not suppressed), as
+  // the feed gave it: what a store keeps for the feed.
+  ImportReport add(FeedBatch batch, const BuildOptions& options = {}, bool replace_feed = true,
+                   std::vector<IndicatorDraft>* accepted = nullptr);
   size_t size() const { return drafts_.size(); }
   std::shared_ptr<const Index> build() const;
 

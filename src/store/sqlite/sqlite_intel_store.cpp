@@ -1,0 +1,485 @@
+#include "store/sqlite/sqlite_intel_store.h"
+
+#include <string>
+
+#include "core/time.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace td::store::sqlite {
+namespace {
+
+using core::ErrorCode;
+using core::fail;
+
+#define TDI_TRY(var, expr)                              \
+  auto var##_result = (expr);                           \
+  if (!var##_result) return fail(var##_result.error()); \
+  auto& var = *var##_result
+#define TDI_CHECK(expr)                                          \
+  do {                                                           \
+    if (auto td_s_ = (expr); !td_s_) return fail(td_s_.error()); \
+  } while (0)
+
+constexpr const char* kFeedColumns =
+    "id, org_id, name, type, source, mapping_json, refresh_minutes, default_confidence, enabled, "
+    "username, secret, created_at, updated_at, last_import_at, last_status, next_run_at, cursor, "
+    "indicator_count";
+
+IntelFeed feedFromRow(const Statement& st) {
+  IntelFeed f;
+  f.id = st.i64(0);
+  f.org_id = st.i64(1);
+  f.name = st.text(2);
+  f.type = st.text(3);
+  f.source = st.text(4);
+  f.mapping_json = st.text(5);
+  f.refresh_minutes = st.i32(6);
+  f.default_confidence = st.i32(7);
+  f.enabled = st.i64(8) != 0;
+  f.username = st.text(9);
+  f.secret = st.text(10);
+  f.created_at = st.i64(11);
+  f.updated_at = st.i64(12);
+  f.last_import_at = st.optI64(13);
+  f.last_status = st.text(14);
+  f.next_run_at = st.optI64(15);
+  f.cursor = st.text(16);
+  f.indicator_count = st.i64(17);
+  return f;
+}
+
+constexpr const char* kIndicatorColumns =
+    "id, feed_id, type, value, atoms_json, external_id, confidence, first_seen, last_seen, "
+    "valid_from, valid_until, context_json";
+
+IntelIndicatorRow indicatorFromRow(const Statement& st, int at = 0) {
+  IntelIndicatorRow r;
+  r.id = st.i64(at + 0);
+  r.feed_id = st.i64(at + 1);
+  r.type = st.text(at + 2);
+  r.value = st.text(at + 3);
+  r.atoms_json = st.text(at + 4);
+  r.external_id = st.text(at + 5);
+  r.confidence = st.i32(at + 6);
+  r.first_seen = st.i64(at + 7);
+  r.last_seen = st.i64(at + 8);
+  r.valid_from = st.i64(at + 9);
+  r.valid_until = st.i64(at + 10);
+  r.context_json = st.text(at + 11);
+  return r;
+}
+
+constexpr const char* kImportColumns =
+    "id, feed_id, started_at, finished_at, ok, error, added, updated, expired, suppressed, "
+    "rejected, report_json, trigger_name";
+
+IntelImport importFromRow(const Statement& st) {
+  IntelImport i;
+  i.id = st.i64(0);
+  i.feed_id = st.i64(1);
+  i.started_at = st.i64(2);
+  i.finished_at = st.i64(3);
+  i.ok = st.i64(4) != 0;
+  i.error = st.text(5);
+  i.added = st.i64(6);
+  i.updated = st.i64(7);
+  i.expired = st.i64(8);
+  i.suppressed = st.i64(9);
+  i.rejected = st.i64(10);
+  i.report_json = st.text(11);
+  i.trigger = st.text(12);
+  return i;
+}
+
+Status bumpVersion(Connection& c, OrgId org) {
+  TDI_TRY(st, c.prepare("INSERT INTO intel_versions (org_id, version) VALUES (?, 1) "
+                        "ON CONFLICT (org_id) DO UPDATE SET version = version + 1"));
+  st->bind(1, org);
+  return st->run();
+}
+
+core::Error nameTaken(const core::Error& e, const std::string& name) {
+  if (e.code != ErrorCode::kConflict) return e;
+  return core::Error{ErrorCode::kConflict, "a feed named '" + name + "' exists already", "name"};
+}
+
+Result<IntelFeed> readFeed(Connection& c, IntelFeedId id) {
+  TDI_TRY(st, c.prepare(std::string("SELECT ") + kFeedColumns + " FROM intel_feeds WHERE id = ?"));
+  st->bind(1, id);
+  TDI_TRY(row, st->step());
+  if (!row) return fail(ErrorCode::kNotFound, "no intel feed " + std::to_string(id), "id");
+  IntelFeed f = feedFromRow(*st);
+  st->reset();
+  return f;
+}
+
+}  // namespace
+
+Result<IntelFeed> SqliteIntelStore::createFeed(const IntelFeed& feed) {
+  IntelFeed out = feed;
+  auto s = store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TDI_CHECK(tx.begin());
+    const TimeMs now = core::nowMs();
+    TDI_TRY(st, c.prepare("INSERT INTO intel_feeds (org_id, name, type, source, mapping_json, "
+                          "refresh_minutes, default_confidence, enabled, username, secret, "
+                          "created_at, updated_at, next_run_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st->bind(1, feed.org_id)
+        .bind(2, feed.name)
+        .bind(3, feed.type)
+        .bind(4, feed.source)
+        .bind(5, feed.mapping_json.empty() ? std::string("{}") : feed.mapping_json)
+        .bind(6, feed.refresh_minutes)
+        .bind(7, feed.default_confidence)
+        .bind(8, feed.enabled)
+        .bind(9, feed.username)
+        .bind(10, feed.secret)
+        .bind(11, now)
+        .bind(12, now)
+        .bind(13, feed.next_run_at);
+    if (auto r = st->run(); !r) return fail(nameTaken(r.error(), feed.name));
+    const IntelFeedId id = c.lastInsertId();
+    TDI_CHECK(bumpVersion(c, feed.org_id));
+    TDI_TRY(created, readFeed(c, id));
+    out = created;
+    return tx.commit();
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<IntelFeed> SqliteIntelStore::updateFeed(const IntelFeed& feed) {
+  IntelFeed out;
+  auto s = store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TDI_CHECK(tx.begin());
+    TDI_TRY(old, readFeed(c, feed.id));
+    TDI_TRY(st, c.prepare("UPDATE intel_feeds SET name = ?, type = ?, source = ?, mapping_json = ?, "
+                          "refresh_minutes = ?, default_confidence = ?, enabled = ?, username = ?, "
+                          "secret = ?, updated_at = ?, next_run_at = ? WHERE id = ?"));
+    st->bind(1, feed.name)
+        .bind(2, feed.type)
+        .bind(3, feed.source)
+        .bind(4, feed.mapping_json.empty() ? std::string("{}") : feed.mapping_json)
+        .bind(5, feed.refresh_minutes)
+        .bind(6, feed.default_confidence)
+        .bind(7, feed.enabled)
+        .bind(8, feed.username)
+        .bind(9, feed.secret)
+        .bind(10, core::nowMs())
+        .bind(11, feed.next_run_at)
+        .bind(12, feed.id);
+    if (auto r = st->run(); !r) return fail(nameTaken(r.error(), feed.name));
+    TDI_CHECK(bumpVersion(c, old.org_id));
+    TDI_TRY(updated, readFeed(c, feed.id));
+    out = updated;
+    return tx.commit();
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<IntelFeed> SqliteIntelStore::getFeed(IntelFeedId id) {
+  IntelFeed out;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(f, readFeed(c, id));
+    out = f;
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<std::vector<IntelFeed>> SqliteIntelStore::listFeeds(std::optional<OrgId> org) {
+  std::vector<IntelFeed> out;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare(std::string("SELECT ") + kFeedColumns +
+                          " FROM intel_feeds WHERE (?1 IS NULL OR org_id = ?1) ORDER BY id"));
+    st->bind(1, org);
+    while (true) {
+      TDI_TRY(row, st->step());
+      if (!row) break;
+      out.push_back(feedFromRow(*st));
+    }
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Status SqliteIntelStore::deleteFeed(IntelFeedId id) {
+  return store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TDI_CHECK(tx.begin());
+    TDI_TRY(old, readFeed(c, id));
+    // Children first: explicit deletes are as fast as the cascade and do not depend on the
+    // foreign-key pragma.
+    for (const char* sql : {"DELETE FROM intel_indicators WHERE feed_id = ?",
+                            "DELETE FROM intel_imports WHERE feed_id = ?",
+                            "DELETE FROM intel_feeds WHERE id = ?"}) {
+      TDI_TRY(st, c.prepare(sql));
+      st->bind(1, id);
+      TDI_CHECK(st->run());
+    }
+    TDI_CHECK(bumpVersion(c, old.org_id));
+    return tx.commit();
+  });
+}
+
+Result<IntelImport> SqliteIntelStore::recordImport(const IntelImport& import,
+                                                   const std::vector<IntelIndicatorRow>& rows,
+                                                   bool replace, const std::string& cursor) {
+  IntelImport out = import;
+  auto s = store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TDI_CHECK(tx.begin());
+    TDI_TRY(feed, readFeed(c, import.feed_id));
+    if (import.ok) {
+      if (replace) {
+        TDI_TRY(del, c.prepare("DELETE FROM intel_indicators WHERE feed_id = ?"));
+        del->bind(1, import.feed_id);
+        TDI_CHECK(del->run());
+      }
+      // (feed, type, value) is unique: a value seen twice keeps the higher confidence and the
+      // newer times; the first external id stays.
+      TDI_TRY(ins, c.prepare(
+                       "INSERT INTO intel_indicators (feed_id, type, value, atoms_json, "
+                       "external_id, confidence, first_seen, last_seen, valid_from, valid_until, "
+                       "context_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT (feed_id, type, value) DO UPDATE SET "
+                       "confidence = max(confidence, excluded.confidence), "
+                       "external_id = CASE WHEN external_id = '' THEN excluded.external_id "
+                       "ELSE external_id END, "
+                       "first_seen = CASE WHEN first_seen = 0 OR (excluded.first_seen <> 0 AND "
+                       "excluded.first_seen < first_seen) THEN excluded.first_seen ELSE "
+                       "first_seen END, "
+                       "last_seen = max(last_seen, excluded.last_seen), "
+                       "valid_from = excluded.valid_from, valid_until = excluded.valid_until, "
+                       "atoms_json = excluded.atoms_json, context_json = excluded.context_json"));
+      for (const auto& r : rows) {
+        ins->bind(1, import.feed_id)
+            .bind(2, r.type)
+            .bind(3, r.value)
+            .bind(4, r.atoms_json)
+            .bind(5, r.external_id)
+            .bind(6, r.confidence)
+            .bind(7, r.first_seen)
+            .bind(8, r.last_seen)
+            .bind(9, r.valid_from)
+            .bind(10, r.valid_until)
+            .bind(11, r.context_json);
+        TDI_CHECK(ins->run());
+        ins->reset();
+      }
+    }
+    TDI_TRY(st, c.prepare("INSERT INTO intel_imports (feed_id, started_at, finished_at, ok, error, "
+                          "added, updated, expired, suppressed, rejected, report_json, "
+                          "trigger_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    st->bind(1, import.feed_id)
+        .bind(2, import.started_at)
+        .bind(3, import.finished_at)
+        .bind(4, import.ok)
+        .bind(5, import.error)
+        .bind(6, import.added)
+        .bind(7, import.updated)
+        .bind(8, import.expired)
+        .bind(9, import.suppressed)
+        .bind(10, import.rejected)
+        .bind(11, import.report_json.empty() ? std::string("{}") : import.report_json)
+        .bind(12, import.trigger);
+    TDI_CHECK(st->run());
+    out.id = c.lastInsertId();
+    TDI_TRY(up, c.prepare("UPDATE intel_feeds SET last_import_at = ?, last_status = ?, "
+                          "cursor = CASE WHEN ?3 THEN ? ELSE cursor END, "
+                          "indicator_count = (SELECT count(*) FROM intel_indicators "
+                          "WHERE feed_id = ?5) WHERE id = ?5"));
+    up->bind(1, import.finished_at)
+        .bind(2, import.ok ? std::string("ok") : import.error)
+        .bind(3, import.ok)
+        .bind(4, cursor)
+        .bind(5, import.feed_id);
+    TDI_CHECK(up->run());
+    TDI_CHECK(bumpVersion(c, feed.org_id));
+    return tx.commit();
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<std::vector<IntelImport>> SqliteIntelStore::listImports(IntelFeedId feed, int limit) {
+  std::vector<IntelImport> out;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare(std::string("SELECT ") + kImportColumns +
+                          " FROM intel_imports WHERE feed_id = ? ORDER BY id DESC LIMIT ?"));
+    st->bind(1, feed).bind(2, limit);
+    while (true) {
+      TDI_TRY(row, st->step());
+      if (!row) break;
+      out.push_back(importFromRow(*st));
+    }
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<IntelImport> SqliteIntelStore::getImport(std::int64_t id) {
+  IntelImport out;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare(std::string("SELECT ") + kImportColumns +
+                          " FROM intel_imports WHERE id = ?"));
+    st->bind(1, id);
+    TDI_TRY(row, st->step());
+    if (!row) return fail(ErrorCode::kNotFound, "no intel import " + std::to_string(id), "id");
+    out = importFromRow(*st);
+    st->reset();
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Status SqliteIntelStore::forEachIndicator(
+    OrgId org, bool enabled_only,
+    const std::function<bool(const IntelFeed&, const IntelIndicatorRow&)>& row) {
+  return store_.withReader([&](Connection& c) -> Status {
+    ReadTransaction snapshot(c);
+    TDI_CHECK(snapshot.begin());
+    std::vector<IntelFeed> feeds;
+    {
+      TDI_TRY(st, c.prepare(std::string("SELECT ") + kFeedColumns +
+                            " FROM intel_feeds WHERE org_id = ? ORDER BY id"));
+      st->bind(1, org);
+      while (true) {
+        TDI_TRY(more, st->step());
+        if (!more) break;
+        IntelFeed f = feedFromRow(*st);
+        if (!enabled_only || f.enabled) feeds.push_back(std::move(f));
+      }
+    }
+    for (const auto& feed : feeds) {
+      TDI_TRY(st, c.prepare(std::string("SELECT ") + kIndicatorColumns +
+                            " FROM intel_indicators WHERE feed_id = ? ORDER BY id"));
+      st->bind(1, feed.id);
+      while (true) {
+        TDI_TRY(more, st->step());
+        if (!more) break;
+        if (!row(feed, indicatorFromRow(*st))) {
+          st->reset();
+          return {};
+        }
+      }
+    }
+    return {};
+  });
+}
+
+Result<std::vector<IntelIndicatorHit>> SqliteIntelStore::findIndicators(
+    const std::vector<OrgId>& orgs, const std::string& value, int limit) {
+  std::vector<IntelIndicatorHit> out;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    std::string sql = std::string("SELECT i.id, i.feed_id, i.type, i.value, i.atoms_json, "
+                                  "i.external_id, i.confidence, i.first_seen, i.last_seen, "
+                                  "i.valid_from, i.valid_until, i.context_json, f.name, f.org_id "
+                                  "FROM intel_indicators i JOIN intel_feeds f ON f.id = i.feed_id "
+                                  "WHERE i.value = ? AND f.org_id IN (");
+    for (size_t i = 0; i < orgs.size(); ++i) sql += i ? ",?" : "?";
+    if (orgs.empty()) sql += "NULL";
+    sql += ") ORDER BY i.id LIMIT ?";
+    TDI_TRY(st, c.prepare(sql));
+    int n = 1;
+    st->bind(n++, value);
+    for (OrgId o : orgs) st->bind(n++, o);
+    st->bind(n, limit);
+    while (true) {
+      TDI_TRY(row, st->step());
+      if (!row) break;
+      IntelIndicatorHit h;
+      h.row = indicatorFromRow(*st);
+      h.feed_name = st->text(12);
+      h.org_id = st->i64(13);
+      out.push_back(std::move(h));
+    }
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<std::vector<IntelIndicatorRow>> SqliteIntelStore::listIndicators(IntelFeedId feed,
+                                                                        int offset, int limit) {
+  std::vector<IntelIndicatorRow> out;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare(std::string("SELECT ") + kIndicatorColumns +
+                          " FROM intel_indicators WHERE feed_id = ? ORDER BY id LIMIT ? OFFSET ?"));
+    st->bind(1, feed).bind(2, limit).bind(3, offset);
+    while (true) {
+      TDI_TRY(row, st->step());
+      if (!row) break;
+      out.push_back(indicatorFromRow(*st));
+    }
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<std::vector<IntelFeed>> SqliteIntelStore::claimDueFeeds(TimeMs now, TimeMs lease_ms,
+                                                               int limit) {
+  std::vector<IntelFeed> out;
+  auto s = store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TDI_CHECK(tx.begin());
+    // PostgreSQL: the same SELECT with FOR UPDATE SKIP LOCKED, so that two nodes never claim one
+    // feed; on SQLite the single writer (and BEGIN IMMEDIATE across processes) does that.
+    {
+      TDI_TRY(st, c.prepare(std::string("SELECT ") + kFeedColumns +
+                            " FROM intel_feeds WHERE enabled = 1 AND refresh_minutes > 0 AND "
+                            "next_run_at IS NOT NULL AND next_run_at <= ? "
+                            "ORDER BY next_run_at LIMIT ?"));
+      st->bind(1, now).bind(2, limit);
+      while (true) {
+        TDI_TRY(row, st->step());
+        if (!row) break;
+        out.push_back(feedFromRow(*st));
+      }
+    }
+    TDI_TRY(up, c.prepare("UPDATE intel_feeds SET next_run_at = ? WHERE id = ?"));
+    for (const auto& f : out) {
+      up->bind(1, now + lease_ms).bind(2, f.id);
+      TDI_CHECK(up->run());
+      up->reset();
+    }
+    return tx.commit();
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Status SqliteIntelStore::setNextRun(IntelFeedId feed, std::optional<TimeMs> at) {
+  return store_.withWriter([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare("UPDATE intel_feeds SET next_run_at = ? WHERE id = ?"));
+    st->bind(1, at).bind(2, feed);
+    TDI_CHECK(st->run());
+    if (c.changes() == 0)
+      return fail(ErrorCode::kNotFound, "no intel feed " + std::to_string(feed), "id");
+    return {};
+  });
+}
+
+Result<std::int64_t> SqliteIntelStore::intelVersion(OrgId org) {
+  std::int64_t out = 0;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare("SELECT version FROM intel_versions WHERE org_id = ?"));
+    st->bind(1, org);
+    TDI_TRY(row, st->step());
+    out = row ? st->i64(0) : 0;
+    st->reset();
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+}  // namespace td::store::sqlite

@@ -1,0 +1,216 @@
+// IntelStore: feeds (settings, unique names, credentials kept), imports that replace or add to a
+// feed's indicators in one transaction, failed imports that leave them alone, search, the
+// scheduler's claim, the per-organisation version, and what survives reopening the store.
+#include <gtest/gtest.h>
+
+#include "store/tests/store_suite.h"
+
+namespace td::store::testing {
+namespace {
+
+using core::ErrorCode;
+
+class IntelStoreTest : public StoreFixture {
+ protected:
+  IntelFeed feedFor(OrgId org, const std::string& name) {
+    IntelFeed f;
+    f.org_id = org;
+    f.name = name;
+    f.type = "csv";
+    f.source = "/feeds/" + name + ".csv";
+    f.mapping_json = R"({"column":"ip"})";
+    f.refresh_minutes = 60;
+    f.username = "reader";
+    f.secret = "env:FEED_SECRET";
+    return f;
+  }
+  static IntelIndicatorRow row(const std::string& type, const std::string& value, int confidence) {
+    IntelIndicatorRow r;
+    r.type = type;
+    r.value = value;
+    r.confidence = confidence;
+    r.external_id = "id-" + value;
+    r.first_seen = 1'700'000'000'000;
+    r.last_seen = 1'700'000'100'000;
+    r.context_json = R"({"malware":"Emotet"})";
+    return r;
+  }
+  static IntelImport okImport(IntelFeedId feed, std::int64_t added) {
+    IntelImport i;
+    i.feed_id = feed;
+    i.started_at = 1'700'000'000'000;
+    i.finished_at = 1'700'000'001'000;
+    i.ok = true;
+    i.added = added;
+    i.report_json = R"({"rejections":[]})";
+    i.trigger = "test";
+    return i;
+  }
+};
+
+TEST_P(IntelStoreTest, FeedsKeepTheirSettingsAndNamesAreUniquePerOrganisation) {
+  auto a = makeTenant("Acme");
+  auto b = makeTenant("Beta");
+  auto created = store().intel().createFeed(feedFor(a.org.id, "abuse-ips"));
+  ASSERT_TRUE(created) << created.error().message;
+  EXPECT_GT(created->id, 0);
+  EXPECT_EQ(created->mapping_json, R"({"column":"ip"})");
+  EXPECT_EQ(created->secret, "env:FEED_SECRET");
+  EXPECT_TRUE(created->enabled);
+  EXPECT_EQ(created->last_status, "");
+
+  auto dup = store().intel().createFeed(feedFor(a.org.id, "ABUSE-IPS"));
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(dup.error().field, "name");
+  EXPECT_TRUE(store().intel().createFeed(feedFor(b.org.id, "abuse-ips")));  // another org
+
+  IntelFeed change = *created;
+  change.name = "abuse-ips-v2";
+  change.enabled = false;
+  change.refresh_minutes = 0;
+  auto updated = store().intel().updateFeed(change);
+  ASSERT_TRUE(updated) << updated.error().message;
+  EXPECT_EQ(updated->name, "abuse-ips-v2");
+  EXPECT_FALSE(updated->enabled);
+
+  auto listed = store().intel().listFeeds(a.org.id);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "abuse-ips-v2");
+  EXPECT_EQ(store().intel().listFeeds(std::nullopt)->size(), 2u);
+
+  auto missing = store().intel().getFeed(999);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(IntelStoreTest, ImportsReplaceOrAddIndicatorsAndAFailureLeavesThemAlone) {
+  auto a = makeTenant("Acme");
+  auto feed = *store().intel().createFeed(feedFor(a.org.id, "c2"));
+  const auto v0 = *store().intel().intelVersion(a.org.id);
+
+  auto first = store().intel().recordImport(
+      okImport(feed.id, 2), {row("ipv4", "198.51.100.1", 80), row("domain", "evil.example", 60)},
+      true, "");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_GT(first->id, 0);
+  auto after = *store().intel().getFeed(feed.id);
+  EXPECT_EQ(after.indicator_count, 2);
+  EXPECT_EQ(after.last_status, "ok");
+  EXPECT_GT(*store().intel().intelVersion(a.org.id), v0);
+
+  // Incremental (TAXII): adds one, bumps the confidence of one, keeps the other.
+  auto second = store().intel().recordImport(
+      okImport(feed.id, 1), {row("ipv4", "198.51.100.1", 95), row("sha256", std::string(64, 'a'), 70)},
+      false, "2026-01-01T00:00:00Z");
+  ASSERT_TRUE(second);
+  auto rows = *store().intel().listIndicators(feed.id, 0, 100);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].value, "198.51.100.1");
+  EXPECT_EQ(rows[0].confidence, 95);
+  EXPECT_EQ(rows[0].context_json, R"({"malware":"Emotet"})");
+  EXPECT_EQ(store().intel().getFeed(feed.id)->cursor, "2026-01-01T00:00:00Z");
+
+  // A failed import is recorded with its error; the indicators and the cursor stay.
+  IntelImport bad;
+  bad.feed_id = feed.id;
+  bad.ok = false;
+  bad.error = "c2.csv: line 1: not a CSV";
+  bad.started_at = bad.finished_at = 1'700'000'002'000;
+  ASSERT_TRUE(store().intel().recordImport(bad, {row("ipv4", "203.0.113.9", 50)}, true, "x"));
+  EXPECT_EQ(store().intel().listIndicators(feed.id, 0, 100)->size(), 3u);
+  auto now = *store().intel().getFeed(feed.id);
+  EXPECT_EQ(now.last_status, "c2.csv: line 1: not a CSV");
+  EXPECT_EQ(now.cursor, "2026-01-01T00:00:00Z");
+
+  auto imports = *store().intel().listImports(feed.id, 10);
+  ASSERT_EQ(imports.size(), 3u);
+  EXPECT_FALSE(imports[0].ok);  // newest first
+  EXPECT_EQ(imports[2].added, 2);
+  EXPECT_EQ(imports[2].report_json, R"({"rejections":[]})");
+  EXPECT_EQ(store().intel().getImport(imports[1].id)->trigger, "test");
+
+  // A full refresh replaces the whole set.
+  ASSERT_TRUE(store().intel().recordImport(okImport(feed.id, 1), {row("ipv4", "192.0.2.7", 50)},
+                                           true, ""));
+  rows = *store().intel().listIndicators(feed.id, 0, 100);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].value, "192.0.2.7");
+}
+
+TEST_P(IntelStoreTest, SearchAndIterationStayWithinTheOrganisation) {
+  auto a = makeTenant("Acme");
+  auto b = makeTenant("Beta");
+  auto fa = *store().intel().createFeed(feedFor(a.org.id, "one"));
+  auto fa2 = *store().intel().createFeed(feedFor(a.org.id, "two"));
+  auto fb = *store().intel().createFeed(feedFor(b.org.id, "one"));
+  for (auto id : {fa.id, fa2.id, fb.id})
+    ASSERT_TRUE(store().intel().recordImport(okImport(id, 1), {row("ipv4", "198.51.100.1", 50)},
+                                             true, ""));
+  auto hits = *store().intel().findIndicators({a.org.id}, "198.51.100.1", 10);
+  ASSERT_EQ(hits.size(), 2u);  // one value, two sources
+  EXPECT_EQ(hits[0].feed_name, "one");
+  EXPECT_EQ(hits[1].feed_name, "two");
+  EXPECT_TRUE(store().intel().findIndicators({a.org.id}, "198.51.100.2", 10)->empty());
+  EXPECT_TRUE(store().intel().findIndicators({}, "198.51.100.1", 10)->empty());
+
+  IntelFeed off = fa2;
+  off.enabled = false;
+  ASSERT_TRUE(store().intel().updateFeed(off));
+  int seen = 0;
+  ASSERT_TRUE(store().intel().forEachIndicator(a.org.id, true, [&](const IntelFeed& f,
+                                                                   const IntelIndicatorRow& r) {
+    EXPECT_EQ(f.name, "one");
+    EXPECT_EQ(r.feed_id, fa.id);
+    ++seen;
+    return true;
+  }));
+  EXPECT_EQ(seen, 1);
+
+  ASSERT_TRUE(store().intel().deleteFeed(fa.id));
+  EXPECT_EQ(store().intel().findIndicators({a.org.id}, "198.51.100.1", 10)->size(), 1u);
+  EXPECT_FALSE(store().intel().getFeed(fa.id));
+  EXPECT_TRUE(store().intel().listImports(fa.id, 10)->empty());
+}
+
+TEST_P(IntelStoreTest, DueFeedsAreClaimedOnceUntilTheLeaseEnds) {
+  auto a = makeTenant("Acme");
+  IntelFeed f = feedFor(a.org.id, "hourly");
+  f.next_run_at = 1000;
+  auto due = *store().intel().createFeed(f);
+  IntelFeed manual = feedFor(a.org.id, "manual");
+  manual.refresh_minutes = 0;
+  manual.next_run_at = 1000;
+  ASSERT_TRUE(store().intel().createFeed(manual));
+
+  auto claimed = *store().intel().claimDueFeeds(2000, 60'000, 10);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].id, due.id);
+  EXPECT_TRUE(store().intel().claimDueFeeds(2000, 60'000, 10)->empty());
+  EXPECT_EQ(store().intel().claimDueFeeds(70'000, 60'000, 10)->size(), 1u);  // lease ran out
+  ASSERT_TRUE(store().intel().setNextRun(due.id, 500'000));
+  EXPECT_TRUE(store().intel().claimDueFeeds(400'000, 60'000, 10)->empty());
+  EXPECT_FALSE(store().intel().setNextRun(999, 1));
+}
+
+TEST_P(IntelStoreTest, FeedsAndIndicatorsSurviveReopening) {
+  auto a = makeTenant("Acme");
+  auto feed = *store().intel().createFeed(feedFor(a.org.id, "kept"));
+  ASSERT_TRUE(store().intel().recordImport(okImport(feed.id, 1), {row("url", "http://x.example/", 40)},
+                                           true, "cursor-1"));
+  reopen();
+  auto again = store().intel().getFeed(feed.id);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->cursor, "cursor-1");
+  EXPECT_EQ(again->username, "reader");
+  auto rows = *store().intel().listIndicators(feed.id, 0, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].type, "url");
+  EXPECT_EQ(rows[0].first_seen, 1'700'000'000'000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IntelStoreTest, ::testing::Values(sqliteBackend()), backendName);
+
+}  // namespace
+}  // namespace td::store::testing
