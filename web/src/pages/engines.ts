@@ -96,7 +96,7 @@ export function rulesPage(main: HTMLElement): Page {
   const rulesEl = h('div');
   const search = h('input', { type: 'search', placeholder: 'Title or rule id' });
   const yaml = h('textarea', { rows: 12, spellcheck: 'false', class: 'code' });
-  const events = h('textarea', { rows: 6, spellcheck: 'false', class: 'code', placeholder: '[{"Image": "C:\\\\Windows\\\\System32\\\\cmd.exe"}] or one JSON event a line' });
+  const events = h('textarea', { rows: 6, spellcheck: 'false', class: 'code', placeholder: '[{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\\\Tools\\\\mimikatz.exe"}]' });
   const testOut = h('div', { 'aria-live': 'polite' });
   const group = h('input', { type: 'text', value: 'Custom Rules' });
 

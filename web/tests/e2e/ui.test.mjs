@@ -347,4 +347,30 @@ test('the engines\' pages open when the server offers their routes', async (t) =
     assert.equal(await page.locator('main .error').count(), 0, `${path} shows an error`);
     await screenshot(page, `engine${path.replace('/', '-')}`);
   }
+  if (doc.paths['/api/v1/rules/test']) {
+    // A rule tested against pasted events says which match.
+    await page.goto(`${base}/rules?${q({})}`);
+    await page.getByLabel('Rule (YAML)').fill(
+      'title: Mimikatz by image\nlevel: high\nlogsource: {product: windows, category: process_creation}\n' +
+        'detection:\n  sel:\n    Image|endswith: mimikatz.exe\n  condition: sel\n',
+    );
+    await page.getByLabel(/^Events/).fill(
+      [
+        { EventID: 1, Channel: 'Microsoft-Windows-Sysmon/Operational', Image: 'C:\\Tools\\mimikatz.exe' },
+        { EventID: 1, Channel: 'Microsoft-Windows-Sysmon/Operational', Image: 'C:\\Windows\\notepad.exe' },
+      ].map((e) => JSON.stringify(e)).join('\n'),
+    );
+    await page.getByRole('button', { name: 'Test', exact: true }).click();
+    await page.getByText('1 of 2 events match.').waitFor();
+    await screenshot(page, 'rule-test');
+  }
+  if (doc.paths['/api/v1/responses/preview']) {
+    // The response editor previews what would be sent, and names a bad template variable.
+    await page.goto(`${base}/responses?${q({})}`);
+    await page.getByLabel('URL').fill('https://hooks.example.org/{{no.such.variable}}');
+    await page.locator('.preview .error').waitFor();
+    await page.getByLabel('URL').fill('https://hooks.example.org/soc');
+    await page.locator('.preview pre', { hasText: 'POST https://hooks.example.org/soc' }).waitFor();
+    await screenshot(page, 'response-preview');
+  }
 });
