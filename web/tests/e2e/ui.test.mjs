@@ -327,6 +327,15 @@ test('a viewer sees threats but is offered no changes', async () => {
   await viewer.locator('pre.evidence').waitFor();
   assert.equal(await viewer.getByRole('button', { name: 'Add note' }).count(), 0);
   assert.equal(await viewer.locator('section.actions').count(), 0);
+  // And the API refuses what the page does not offer.
+  const me = await (await viewer.request.get(`${base}/api/v1/me`)).json();
+  const id = viewer.url().match(/\/threats\/(\d+)/)[1];
+  const res = await viewer.request.fetch(`${base}/api/v1/threats/${id}`, {
+    method: 'PATCH',
+    headers: { 'X-CSRF-Token': me.csrf_token, 'Content-Type': 'application/json' },
+    data: JSON.stringify({ state: 'In Progress' }),
+  });
+  assert.equal(res.status(), 403);
   await viewerContext.close();
 });
 
