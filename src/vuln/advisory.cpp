@@ -69,8 +69,11 @@ std::vector<SeverityScore> parseSeverities(const json& obj, const std::string& p
           warnings->push_back(p + ": " + base.error().message);
         }
       } else if (score.type == "CVSS_V4") {
-        if (auto v = parseCvss(score.score); !v && warnings) {
-          warnings->push_back(p + ": " + v.error().message);
+        auto base = cvssBaseScore(score.score);
+        if (base) {
+          score.base_score = *base;
+        } else if (warnings) {
+          warnings->push_back(p + ": " + base.error().message);
         }
       }
     }

@@ -167,7 +167,11 @@ core::Result<CvssVector> parseCvss(std::string_view text, std::optional<CvssVers
 
 core::Result<CvssScores> scoreCvss(const CvssVector& v) {
   if (v.version == CvssVersion::kV40) {
-    return fail(ErrorCode::kUnprocessable, "CVSS 4.0 scores are not computed", "vector");
+    auto score = scoreCvss4(v);
+    if (!score) return fail(score.error());
+    CvssScores out;
+    out.base = *score;
+    return out;
   }
   bool v31 = v.version == CvssVersion::kV31;
   auto roundup = [&](double x) { return v31 ? roundup31(x) : roundup30(x); };

@@ -1,6 +1,6 @@
 // CVSS vectors: v3.0/v3.1 parsed and scored (base, temporal and environmental, per the FIRST
-// specification's formulas and Roundup), v4.0 parsed and validated (its base score needs the
-// specification's macro-vector table; see scoreCvss4 below). Pure functions; any thread.
+// specification's formulas and Roundup), v4.0 parsed, validated and scored (the specification's
+// MacroVector method, cvss4.cpp). Pure functions; any thread.
 #pragma once
 
 #include <optional>
@@ -34,8 +34,12 @@ struct CvssScores {
   std::optional<double> environmental;  // v3 only, when any environmental metric is given
 };
 
-// v3.x scores. v4.0 vectors return kUnprocessable (score not computed).
+// v3.x scores; for v4.0 vectors `base` is the CVSS 4.0 score of the vector as written (CVSS-B
+// for a base vector, CVSS-BT/BE/BTE when threat or environmental metrics are given).
 core::Result<CvssScores> scoreCvss(const CvssVector& v);
+
+// The CVSS 4.0 score of a v4.0 vector (FIRST CVSS v4.0 specification, section 8).
+core::Result<double> scoreCvss4(const CvssVector& v);
 
 // Convenience: parse and return the base score.
 core::Result<double> cvssBaseScore(std::string_view text);

@@ -51,12 +51,41 @@ TEST(CvssTest, RefusesBadVectorsSayingWhere) {
   EXPECT_FALSE(parseCvss("CVSS:3.1/AAV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:H"));
 }
 
-TEST(CvssTest, V4VectorsParseButAreNotScored) {
+TEST(CvssTest, V4VectorsAreScoredByTheMacroVectorMethod) {
   auto v = parseCvss("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->version, CvssVersion::kV40);
-  EXPECT_FALSE(scoreCvss(*v));
+  auto s = scoreCvss(*v);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_DOUBLE_EQ(s->base, 8.7);  // the usual network denial of service
   EXPECT_FALSE(parseCvss("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N"));
+  // Scores the FIRST calculator gives (macro vector exactly: no distance to subtract).
+  EXPECT_DOUBLE_EQ(*cvssBaseScore("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H"),
+                   10.0);
+  EXPECT_DOUBLE_EQ(*cvssBaseScore("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+                   9.3);
+  EXPECT_DOUBLE_EQ(*cvssBaseScore("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N"),
+                   0.0);
+  // Threat metrics lower the score: unreported exploitation moves to a lower MacroVector.
+  const double unreported =
+      *cvssBaseScore("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U");
+  EXPECT_LT(unreported, 9.3);
+  // Every combination of base metrics scores within 0-10 and never above its MacroVector's 10.
+  int scored = 0;
+  for (const char* av : {"N", "A", "L", "P"})
+    for (const char* ac : {"L", "H"})
+      for (const char* pr : {"N", "L", "H"})
+        for (const char* vc : {"H", "L", "N"})
+          for (const char* sc : {"H", "L", "N"}) {
+            std::string vec = std::string("CVSS:4.0/AV:") + av + "/AC:" + ac + "/AT:N/PR:" + pr +
+                              "/UI:N/VC:" + vc + "/VI:L/VA:N/SC:" + sc + "/SI:N/SA:N";
+            auto score = cvssBaseScore(vec);
+            ASSERT_TRUE(score) << vec;
+            EXPECT_GE(*score, 0.0) << vec;
+            EXPECT_LE(*score, 10.0) << vec;
+            ++scored;
+          }
+  EXPECT_EQ(scored, 216);
 }
 
 TEST(CvssTest, RatingsAndSeverities) {
