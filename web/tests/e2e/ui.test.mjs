@@ -149,6 +149,7 @@ test('overview counts match the API', async () => {
   // The timeline is a real chart with one series per severity.
   await page.locator('.chart canvas').first().waitFor();
   assert.equal(await page.locator('.chart .u-legend .u-series').count(), 6);
+  await screenshot(page, 'counts');
 });
 
 test('a severity chip filters the list and the URL carries it', async () => {
@@ -249,6 +250,7 @@ test('the keyboard moves, selects and searches (j/k, x, /)', async () => {
   assert.equal(await rows(page).nth(1).locator('input.row-check').isChecked(), true);
   await page.keyboard.press('/');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'filter-text');
+  await screenshot(page, 'keyboard');
 });
 
 test('bulk-close a selection with an outcome', async () => {
@@ -265,6 +267,7 @@ test('bulk-close a selection with an outcome', async () => {
   const t = await (await page.request.get(`${base}/api/v1/threats/${id}?${q({})}`)).json();
   assert.equal(t.closed, true);
   assert.equal(t.outcome, outcome);
+  await screenshot(page, 'bulk-close');
 });
 
 test('threat detail shows the evidence, searchable, and a note lands in the timeline', async () => {
@@ -324,6 +327,15 @@ test('a viewer sees threats but is offered no changes', async () => {
   await viewer.locator('pre.evidence').waitFor();
   assert.equal(await viewer.getByRole('button', { name: 'Add note' }).count(), 0);
   assert.equal(await viewer.locator('section.actions').count(), 0);
+  // And the API refuses what the page does not offer.
+  const me = await (await viewer.request.get(`${base}/api/v1/me`)).json();
+  const id = viewer.url().match(/\/threats\/(\d+)/)[1];
+  const res = await viewer.request.fetch(`${base}/api/v1/threats/${id}`, {
+    method: 'PATCH',
+    headers: { 'X-CSRF-Token': me.csrf_token, 'Content-Type': 'application/json' },
+    data: JSON.stringify({ state: 'In Progress' }),
+  });
+  assert.equal(res.status(), 403);
   await viewerContext.close();
 });
 
