@@ -232,6 +232,12 @@ core::Result<ReloadSummary> RuleService::reload() {
   auto& rules = store_.rules();
   auto version = rules.rulesVersion();
   if (!version) return fail(version.error());
+  // A burst of changes (each asking for a reload) compiles once: whoever waited for the lock
+  // finds the rules already compiled from this version.
+  if (auto current = processor_.ruleset(); current && current->version == *version) {
+    std::lock_guard state(state_mu_);
+    return last_;
+  }
   auto active = rules.activeRules();
   if (!active) return fail(active.error());
   auto groups = rules.listGroups();

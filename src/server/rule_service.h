@@ -65,7 +65,8 @@ class RuleService {
   RuleService(const RuleService&) = delete;
   RuleService& operator=(const RuleService&) = delete;
 
-  // Compiles the store's active rules and swaps them into the processor.
+  // Compiles the store's active rules and swaps them into the processor; nothing to do (and the
+  // last summary answered) when the processor already runs the store's current rules version.
   core::Result<ReloadSummary> reload();
   // The summary of the last reload.
   ReloadSummary lastReload() const;
