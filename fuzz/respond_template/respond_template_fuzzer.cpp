@@ -14,8 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   vars.set("name", "<a \"b\" & 'c'>\n\x01");
   vars.set("threat_id", "42");
   vars.set("group", "L1");
-  vars.setFields(std::make_shared<const nlohmann::json>(
-      nlohmann::json{{"a", {{"b", 1}}}, {"c.d", "x"}}));
+  vars.setFields(
+      std::make_shared<const nlohmann::json>(nlohmann::json{{"a", {{"b", 1}}}, {"c.d", "x"}}));
   td::respond::Vars item;
   item.set("name", "item");
   vars.setList("threats", {item, item});
@@ -26,9 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
       if (t.error().field.empty()) __builtin_trap();  // every refusal says where
       continue;
     }
-    for (auto e : {td::respond::Escape::kText, td::respond::Escape::kHtml,
-                   td::respond::Escape::kJson, td::respond::Escape::kUrl,
-                   td::respond::Escape::kHeader})
+    for (auto e :
+         {td::respond::Escape::kText, td::respond::Escape::kHtml, td::respond::Escape::kJson,
+          td::respond::Escape::kUrl, td::respond::Escape::kHeader})
       (void)t->render(vars, e);
   }
   return 0;

@@ -2,9 +2,8 @@
 
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "app/cli.h"
 #include "respond/dispatcher.h"
@@ -33,8 +32,8 @@ core::OrgId orgOf(store::Store& store, const std::string& name) {
   if (!name.empty()) return orFail(store.findOrg(name)).id;
   auto orgs = orFail(store.listOrgs());
   if (orgs.size() == 1) return orgs.front().id;
-  throw CommandFailed("--org: name the organisation (the store has " +
-                      std::to_string(orgs.size()) + ")");
+  throw CommandFailed("--org: name the organisation (the store has " + std::to_string(orgs.size()) +
+                      ")");
 }
 
 Json readBody(const Args& a) {
@@ -117,7 +116,8 @@ void registerRespondCommands(CLI::App& app) {
     print(respond::encodeResponse(r, store->responses()));
   });
 
-  auto* del = cmd->add_subcommand("delete", "Delete a response (its pending deliveries are cancelled)");
+  auto* del =
+      cmd->add_subcommand("delete", "Delete a response (its pending deliveries are cancelled)");
   addStoreOption(del, a->store);
   del->add_option("id", a->id, "Response id")->required();
   del->callback([a] {
@@ -151,7 +151,8 @@ void registerRespondCommands(CLI::App& app) {
     print(items);
   });
 
-  auto* replay = cmd->add_subcommand("replay", "Send a failed delivery again (by the running server)");
+  auto* replay =
+      cmd->add_subcommand("replay", "Send a failed delivery again (by the running server)");
   addStoreOption(replay, a->store);
   replay->add_option("delivery", a->id, "Delivery id")->required();
   replay->callback([a] {

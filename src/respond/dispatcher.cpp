@@ -30,8 +30,8 @@ std::string clip(std::string s) {
 }
 
 const Template& digestTemplate(int which) {
-  static const Template kSubject =
-      *Template::parse("[ThreatDesk] {{count}} threat(s) in your {{period}} digest", &digestSchema());
+  static const Template kSubject = *Template::parse(
+      "[ThreatDesk] {{count}} threat(s) in your {{period}} digest", &digestSchema());
   static const Template kText = *Template::parse(
       "{{count}} threat(s) since your last {{period}} digest:\n\n"
       "{{#threats}}- [{{severity}}] {{name}} ({{entity.type}} {{entity.value}}, {{state}})\n"
@@ -100,8 +100,8 @@ core::TimeMs quietUntil(core::TimeMs now, const TimeZone& zone, const QuietHours
   const core::TimeMs local = zone.toLocal(now);
   const int m = minuteOfDay(local);
   const bool wraps = q.start_minute > q.end_minute;  // 22:00-07:00
-  const bool quiet = wraps ? (m >= q.start_minute || m < q.end_minute)
-                           : (m >= q.start_minute && m < q.end_minute);
+  const bool quiet =
+      wraps ? (m >= q.start_minute || m < q.end_minute) : (m >= q.start_minute && m < q.end_minute);
   if (!quiet) return now;
   core::TimeMs end_local = startOfDay(local) + q.end_minute * core::kMinuteMs;
   if (end_local <= local) end_local += core::kDayMs;
@@ -161,8 +161,10 @@ void Dispatcher::fanOutLoop() {
       last_prune = t;
       auto pruned = store_.responses().prune(t - options_.outbox_retention_ms,
                                              t - options_.delivery_retention_ms);
-      if (!pruned) spdlog::warn("respond: pruning failed: {}", pruned.error().message);
-      else if (*pruned > 0) spdlog::info("respond: pruned {} delivered rows", *pruned);
+      if (!pruned)
+        spdlog::warn("respond: pruning failed: {}", pruned.error().message);
+      else if (*pruned > 0)
+        spdlog::info("respond: pruned {} delivered rows", *pruned);
     }
     if (did == 0) {
       std::unique_lock lock(wake_mu_);
@@ -288,9 +290,9 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
   if (!org) return fail(org.error());
   Vars vars = threatVars(threat, eventInfo(ev, *org, project_name), options_.public_url);
   vars.set("response", r.spec.name);
-  const std::string key = "td-" + (outbox ? "o" + std::to_string(*outbox) : "t" + std::to_string(t)) +
-                          "-r" + std::to_string(r.record.id) + "-t" + std::to_string(threat.id) +
-                          key_suffix;
+  const std::string key =
+      "td-" + (outbox ? "o" + std::to_string(*outbox) : "t" + std::to_string(t)) + "-r" +
+      std::to_string(r.record.id) + "-t" + std::to_string(threat.id) + key_suffix;
   Json base = {{"event", ev.value("kind", "")}, {"threat_id", threat.id}};
   if (r.spec.webhook) {
     const auto& w = *r.spec.webhook;
@@ -371,7 +373,7 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
   return {};
 }
 
-Status Dispatcher::fanOut(const store::OutboxEvent& event) {
+Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& f) {
   auto& rs = store_.responses();
   auto done = rs.fannedOut(event.id);
   if (!done) return fail(done.error());
@@ -387,7 +389,6 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event) {
   const Json ev = eventJson(event);
   const std::string kind = event.kind;
   const core::TimeMs t = now();
-  store::ResponseStore::Fanout f;
   f.outbox_id = event.id;
 
   for (const auto& r : responsesOf(*org)) {
@@ -508,8 +509,6 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event) {
       }
     }
   }
-  auto inserted = rs.insertFanout(f);
-  if (!inserted) return fail(inserted.error());
   return {};
 }
 
@@ -519,15 +518,22 @@ Result<int> Dispatcher::fanOutOnce() {
   if (!events) return fail(events.error());
   if (events->empty()) return 0;
   std::vector<std::int64_t> done;
+  std::vector<store::ResponseStore::Fanout> fanouts;
   done.reserve(events->size());
+  fanouts.reserve(events->size());
   for (const auto& e : *events) {
-    if (auto s = fanOut(e); !s) {
+    store::ResponseStore::Fanout f;
+    if (auto s = fanOut(e, f); !s) {
       // Left unacknowledged: claimed again when its lease runs out.
       spdlog::warn("respond: outbox event {} not fanned out: {}", e.id, s.error().message);
       continue;
     }
     done.push_back(e.id);
+    fanouts.push_back(std::move(f));
   }
+  // One transaction for the batch, then the acknowledgement: a crash between them re-claims
+  // the events later, and their deliveries' keys make the second insert a no-op.
+  if (auto s = store_.responses().insertFanouts(fanouts); !s) return fail(s.error());
   if (auto s = store_.ackOutbox(done); !s) return fail(s.error());
   return static_cast<int>(events->size());
 }
@@ -553,12 +559,13 @@ Result<int> Dispatcher::digestOnce() {
     d.response_id = response_id;
     d.kind = "digest";
     d.recipient = recipient;
-    d.idempotency_key = "td-digest-r" + std::to_string(response_id) + "-" + recipient + "-" +
-                        std::to_string(slot);
+    d.idempotency_key =
+        "td-digest-r" + std::to_string(response_id) + "-" + recipient + "-" + std::to_string(slot);
     const char* period = e.schedule.every == DigestSchedule::Every::kHourly  ? "hourly"
                          : e.schedule.every == DigestSchedule::Every::kDaily ? "daily"
                                                                              : "weekly";
-    d.payload_json = Json{{"slot", slot}, {"period", period}, {"time_zone", (*zone)->name()}}.dump();
+    d.payload_json =
+        Json{{"slot", slot}, {"period", period}, {"time_zone", (*zone)->name()}}.dump();
     d.max_attempts = 5;
     d.next_at = t;
     d.created_at = t;
@@ -572,11 +579,17 @@ Result<int> Dispatcher::digestOnce() {
 Result<int> Dispatcher::deliverOnce(int limit) {
   auto claimed = store_.responses().claimDeliveries(limit, now(), options_.delivery_lease_ms);
   if (!claimed) return fail(claimed.error());
+  std::vector<store::ResponseStore::AttemptRecord> records;
+  records.reserve(claimed->size());
+  bool follow_ups = false;
   for (const auto& d : *claimed) {
-    Outcome o = send(d);
-    if (auto s = finish(d, std::move(o)); !s)
-      spdlog::warn("respond: recording delivery {} failed: {}", d.id, s.error().message);
+    records.push_back(finish(d, send(d)));
+    follow_ups = follow_ups || !records.back().follow_ups.empty();
   }
+  // One transaction for the batch. Should it fail, the leases run out and the batch is sent
+  // again with the same keys: at least once, never lost.
+  if (auto s = store_.responses().recordAttempts(records); !s) return fail(s.error());
+  if (follow_ups) wakeWorkers();
   return static_cast<int>(claimed->size());
 }
 
@@ -597,7 +610,8 @@ core::TimeMs Dispatcher::backoff(const Delivery& d, std::optional<core::TimeMs> 
   if (retry_after) return std::clamp<core::TimeMs>(*retry_after, 0, kMaxBackoff);
   core::TimeMs base = 1000;
   if (d.response_id)
-    if (auto r = responseById(*d.response_id); r && r->spec.webhook) base = r->spec.webhook->backoff_ms;
+    if (auto r = responseById(*d.response_id); r && r->spec.webhook)
+      base = r->spec.webhook->backoff_ms;
   const int n = std::clamp(d.attempts - 1, 0, 30);
   const core::TimeMs full = std::min<core::TimeMs>(kMaxBackoff, base << std::min(n, 20));
   std::lock_guard lock(rng_mu_);
@@ -607,7 +621,7 @@ core::TimeMs Dispatcher::backoff(const Delivery& d, std::optional<core::TimeMs> 
   return dist(rng_);
 }
 
-Status Dispatcher::finish(const Delivery& d, Outcome o) {
+store::ResponseStore::AttemptRecord Dispatcher::finish(const Delivery& d, Outcome o) {
   DeliveryStatus status = DeliveryStatus::kDelivered;
   core::TimeMs next_at = o.attempt.at;
   std::vector<Delivery> follow_ups;
@@ -628,14 +642,16 @@ Status Dispatcher::finish(const Delivery& d, Outcome o) {
     case Verdict::kFailed: {
       status = DeliveryStatus::kFailed;
       // Hand over to the fallback response, once (a fallback's own failure stops there).
-      if (d.response_id && d.idempotency_key.find("-fallback") == std::string::npos && d.threat_id) {
+      if (d.response_id && d.idempotency_key.find("-fallback") == std::string::npos &&
+          d.threat_id) {
         auto r = responseById(*d.response_id);
         if (r && r->spec.webhook && r->spec.webhook->fallback_response) {
           auto fb = responseById(*r->spec.webhook->fallback_response);
           auto threat = store_.getThreat(*d.threat_id);
           if (fb && threat) {
             store::ResponseStore::Fanout f;
-            const Json ev = {{"kind", Json::parse(d.payload_json, nullptr, false).value("event", "")}};
+            const Json ev = {
+                {"kind", Json::parse(d.payload_json, nullptr, false).value("event", "")}};
             if (responseDeliveries(*fb, *threat, ev, d.outbox_id,
                                    "-fallback-d" + std::to_string(d.id), f))
               follow_ups = std::move(f.deliveries);
@@ -645,9 +661,8 @@ Status Dispatcher::finish(const Delivery& d, Outcome o) {
       break;
     }
   }
-  auto s = store_.responses().recordAttempt(d.id, o.attempt, status, next_at, follow_ups);
-  if (s && !follow_ups.empty()) wakeWorkers();
-  return s;
+  return store::ResponseStore::AttemptRecord{d.id, std::move(o.attempt), status, next_at,
+                                             std::move(follow_ups)};
 }
 
 Dispatcher::Outcome Dispatcher::send(const Delivery& d) {
@@ -693,7 +708,8 @@ Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
   req.headers.emplace_back("X-ThreatDesk-Event", p.value("event", ""));
   std::string secret;
   if (d.response_id)
-    if (auto r = responseById(*d.response_id); r && r->spec.webhook) secret = r->spec.webhook->secret;
+    if (auto r = responseById(*d.response_id); r && r->spec.webhook)
+      secret = r->spec.webhook->secret;
   if (!secret.empty())
     req.headers.emplace_back("X-ThreatDesk-Signature", "sha256=" + hmacSha256Hex(secret, req.body));
   const HttpResult res = sendHttp(req);
@@ -727,8 +743,8 @@ Dispatcher::Outcome Dispatcher::sendMail(const Delivery& d, EmailMessage m) {
   if (d.threat_id) m.headers.emplace_back("X-ThreatDesk-Threat", std::to_string(*d.threat_id));
   std::string to;
   for (const auto& t : m.to) to += (to.empty() ? "" : ", ") + t;
-  o.attempt.request = clip("SMTP " + options_.smtp->url + "\nTo: " + to + "\nSubject: " +
-                           m.subject + "\n\n" + m.text);
+  o.attempt.request = clip("SMTP " + options_.smtp->url + "\nTo: " + to +
+                           "\nSubject: " + m.subject + "\n\n" + m.text);
   const SmtpResult r = sendEmail(*options_.smtp, m);
   o.attempt.duration_ms = r.duration_ms;
   o.attempt.status = r.code;
@@ -756,8 +772,8 @@ Dispatcher::Outcome Dispatcher::sendDigest(const Delivery& d, const Json& p) {
     if (!t) continue;
     std::string project;
     auto org = orgOf(t->project_id, &project);
-    threats.push_back(threatVars(*t, EventInfo{"digest", "", "", org ? *org : 0, project},
-                                 options_.public_url));
+    threats.push_back(
+        threatVars(*t, EventInfo{"digest", "", "", org ? *org : 0, project}, options_.public_url));
   }
   if (threats.empty()) {
     o.verdict = Verdict::kSkipped;
@@ -803,8 +819,8 @@ Dispatcher::Outcome Dispatcher::sendEscalation(const Delivery& d, const Json& p)
     o.attempt.response = "acknowledged in time; no escalation";
     return o;
   }
-  Vars vars = threatVars(*t, EventInfo{"escalation", "", "", org ? *org : 0, project},
-                         options_.public_url);
+  Vars vars =
+      threatVars(*t, EventInfo{"escalation", "", "", org ? *org : 0, project}, options_.public_url);
   const auto minutes = p.value("after_minutes", 0);
   EmailMessage m;
   for (const auto& a : p.value("to", Json::array())) m.to.push_back(a.get<std::string>());
@@ -909,7 +925,8 @@ Result<Json> Dispatcher::preview(const ResponseSpec& spec, std::optional<core::T
                       {"headers", headers},
                       {"body", body}};
     if (!w.secret.empty())
-      out["webhook"]["headers"]["X-ThreatDesk-Signature"] = "sha256=" + hmacSha256Hex(w.secret, body);
+      out["webhook"]["headers"]["X-ThreatDesk-Signature"] =
+          "sha256=" + hmacSha256Hex(w.secret, body);
   }
   if (spec.email) {
     const auto& e = *spec.email;
@@ -949,8 +966,11 @@ Result<Json> Dispatcher::testSend(const store::ResponseRecord& record,
   };
   if (spec->webhook) {
     const auto& w = (*rendered)["webhook"];
-    Json p = {{"method", w["method"]}, {"url", w["url"]}, {"body", w["body"]},
-              {"timeout_ms", spec->webhook->timeout_ms}, {"event", "test"}};
+    Json p = {{"method", w["method"]},
+              {"url", w["url"]},
+              {"body", w["body"]},
+              {"timeout_ms", spec->webhook->timeout_ms},
+              {"event", "test"}};
     Json headers = Json::array();
     for (const auto& [k, v] : w["headers"].items())
       if (k != "X-ThreatDesk-Signature") headers.push_back({k, v});

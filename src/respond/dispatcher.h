@@ -24,13 +24,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "respond/response_spec.h"
@@ -84,8 +83,8 @@ class Dispatcher {
   void invalidateResponses();
 
   // Renders a response for a threat (or a sample) without sending: what would go out.
-  core::Result<nlohmann::json> preview(const ResponseSpec& spec, std::optional<core::ThreatId> threat,
-                                       core::OrgId org);
+  core::Result<nlohmann::json> preview(const ResponseSpec& spec,
+                                       std::optional<core::ThreatId> threat, core::OrgId org);
   // Renders and sends once, now, without retries; returns what was sent and what came back.
   core::Result<nlohmann::json> testSend(const store::ResponseRecord& response,
                                         std::optional<core::ThreatId> threat);
@@ -115,7 +114,8 @@ class Dispatcher {
   core::Result<core::OrgId> orgOf(core::ProjectId project, std::string* project_name);
   core::Result<std::vector<Recipient>> recipients(const EmailAction& email, core::OrgId org);
   std::string timeZoneOf(const std::string& address, const std::string& fallback);
-  core::Status fanOut(const store::OutboxEvent& event);
+  // The deliveries one event owes, added to `out` (inserted by the caller with its batch).
+  core::Status fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& out);
   // The deliveries (or digest items) one response owes for one threat and event.
   core::Status responseDeliveries(const Loaded& response, const core::Threat& threat,
                                   const nlohmann::json& event, std::optional<std::int64_t> outbox,
@@ -127,7 +127,7 @@ class Dispatcher {
   Outcome sendEscalation(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendNotification(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendNote(const store::Delivery& d, const nlohmann::json& p);
-  core::Status finish(const store::Delivery& d, Outcome outcome);
+  store::ResponseStore::AttemptRecord finish(const store::Delivery& d, Outcome outcome);
   core::TimeMs backoff(const store::Delivery& d, std::optional<core::TimeMs> retry_after);
   void fanOutLoop();
   void workerLoop();

@@ -21,14 +21,15 @@ core::Error bad(const std::string& field, const std::string& message,
 }
 
 Status onlyKeys(const Json& obj, const std::string& path, std::set<std::string> allowed) {
-  if (!obj.is_object()) return fail(bad(path.empty() ? "body" : path, "expected an object",
-                                        ErrorCode::kInvalidArgument));
+  if (!obj.is_object())
+    return fail(
+        bad(path.empty() ? "body" : path, "expected an object", ErrorCode::kInvalidArgument));
   for (const auto& [k, v] : obj.items())
     if (!allowed.count(k)) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      return fail(bad(path.empty() ? k : path + "." + k,
-                      "unknown member (expected one of " + list + ")"));
+      return fail(
+          bad(path.empty() ? k : path + "." + k, "unknown member (expected one of " + list + ")"));
     }
   return {};
 }
@@ -56,9 +57,8 @@ Result<std::int64_t> integer(const Json& obj, const std::string& path, const std
     return fail(bad(join(path, key), "expected an integer", ErrorCode::kInvalidArgument));
   const auto v = obj[key].get<std::int64_t>();
   if (v < lo || v > hi)
-    return fail(bad(join(path, key),
-                    "expected " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
-                        std::to_string(v)));
+    return fail(bad(join(path, key), "expected " + std::to_string(lo) + " to " +
+                                         std::to_string(hi) + ", got " + std::to_string(v)));
   return v;
 }
 
@@ -101,13 +101,14 @@ const char* kDefaultHtml =
     "</table>{{#description}}<p>{{description}}</p>{{/description}}"
     "<p><a href=\"{{link}}\">Open threat {{threat_id}} in ThreatDesk</a></p>";
 
-const char* kDays[] = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
-                       "saturday"};
+const char* kDays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                       "thursday", "friday", "saturday"};
 
 Result<EmailAction> parseEmail(const Json& e) {
   const std::string p = "email";
-  if (auto ok = onlyKeys(e, p, {"to_user", "to_addresses", "to_org", "time_zone", "mode",
-                                "digest", "quiet_hours", "escalation", "subject", "text", "html"});
+  if (auto ok = onlyKeys(e, p,
+                         {"to_user", "to_addresses", "to_org", "time_zone", "mode", "digest",
+                          "quiet_hours", "escalation", "subject", "text", "html"});
       !ok)
     return fail(ok.error());
   EmailAction a;
@@ -144,8 +145,7 @@ Result<EmailAction> parseEmail(const Json& e) {
   a.digest = *mode == "digest";
   if (e.contains("digest")) {
     const auto& d = e["digest"];
-    if (auto ok = onlyKeys(d, "email.digest", {"every", "at", "day"}); !ok)
-      return fail(ok.error());
+    if (auto ok = onlyKeys(d, "email.digest", {"every", "at", "day"}); !ok) return fail(ok.error());
     auto every = str(d, "email.digest", "every", "daily", 16);
     if (!every) return fail(every.error());
     if (*every == "hourly") {
@@ -201,8 +201,7 @@ Result<EmailAction> parseEmail(const Json& e) {
     for (size_t i = 0; i < x["to"].size() && i < 100; ++i) {
       const auto& v = x["to"][i];
       if (!v.is_string() || !validEmail(v.get<std::string>()))
-        return fail(bad("email.escalation.to[" + std::to_string(i) + "]",
-                        "not an e-mail address"));
+        return fail(bad("email.escalation.to[" + std::to_string(i) + "]", "not an e-mail address"));
       esc.to.push_back(v.get<std::string>());
     }
     a.escalation = std::move(esc);
@@ -235,8 +234,9 @@ Vars sampleVars() {
 
 Result<WebhookAction> parseWebhook(const Json& w, const WebhookAction* previous) {
   const std::string p = "webhook";
-  if (auto ok = onlyKeys(w, p, {"preset", "method", "url", "headers", "payload", "secret",
-                                "timeout_ms", "max_attempts", "backoff_ms", "fallback_response"});
+  if (auto ok = onlyKeys(w, p,
+                         {"preset", "method", "url", "headers", "payload", "secret", "timeout_ms",
+                          "max_attempts", "backoff_ms", "fallback_response"});
       !ok)
     return fail(ok.error());
   WebhookAction a;
@@ -248,8 +248,8 @@ Result<WebhookAction> parseWebhook(const Json& w, const WebhookAction* previous)
     if (!webhookPresets().contains(a.preset)) {
       std::string names;
       for (const auto& [k, v] : webhookPresets().items()) names += (names.empty() ? "" : ", ") + k;
-      return fail(bad("webhook.preset", "unknown preset '" + a.preset + "' (expected " + names +
-                                            ")"));
+      return fail(
+          bad("webhook.preset", "unknown preset '" + a.preset + "' (expected " + names + ")"));
     }
     base = webhookPresets()[a.preset];
   }
@@ -276,8 +276,8 @@ Result<WebhookAction> parseWebhook(const Json& w, const WebhookAction* previous)
   Json headers = base.value("headers", Json::object());
   if (w.contains("headers") && !w["headers"].is_null()) {
     if (!w["headers"].is_object())
-      return fail(bad("webhook.headers", "expected an object of name: value",
-                      ErrorCode::kInvalidArgument));
+      return fail(
+          bad("webhook.headers", "expected an object of name: value", ErrorCode::kInvalidArgument));
     for (const auto& [k, v] : w["headers"].items()) headers[k] = v;
   }
   if (headers.size() > 32) return fail(bad("webhook.headers", "at most 32 headers"));
@@ -292,7 +292,8 @@ Result<WebhookAction> parseWebhook(const Json& w, const WebhookAction* previous)
     if (!v.is_string()) return fail(bad(f, "expected a string", ErrorCode::kInvalidArgument));
     auto t = Template::parse(v.get<std::string>(), &threatSchema(), f);
     if (!t) return fail(t.error());
-    if (lower == "content-type") a.json_payload = v.get<std::string>().find("json") != std::string::npos;
+    if (lower == "content-type")
+      a.json_payload = v.get<std::string>().find("json") != std::string::npos;
     a.headers.emplace_back(k, *t);
   }
   if (!headers.contains("Content-Type") && !headers.contains("content-type"))
@@ -352,8 +353,9 @@ const Json& webhookPresets() {
 }
 
 Result<ResponseSpec> parseResponseSpec(const Json& body, const ResponseSpec* previous) {
-  if (auto ok = onlyKeys(body, "", {"name", "type", "enabled", "events", "projects", "scope",
-                                    "min_severity", "overrides", "throttle", "email", "webhook"});
+  if (auto ok = onlyKeys(body, "",
+                         {"name", "type", "enabled", "events", "projects", "scope", "min_severity",
+                          "overrides", "throttle", "email", "webhook"});
       !ok)
     return fail(ok.error());
   ResponseSpec s;
@@ -376,7 +378,8 @@ Result<ResponseSpec> parseResponseSpec(const Json& body, const ResponseSpec* pre
     for (size_t i = 0; i < body["events"].size(); ++i) {
       const auto& e = body["events"][i];
       const auto& known = knownEvents();
-      if (!e.is_string() || std::find(known.begin(), known.end(), e.get<std::string>()) == known.end())
+      if (!e.is_string() ||
+          std::find(known.begin(), known.end(), e.get<std::string>()) == known.end())
         return fail(bad("events[" + std::to_string(i) + "]",
                         "unknown event (expected threat.created, threat.assigned, "
                         "threat.state_changed, threat.closed or threat.reopened)"));
@@ -395,10 +398,14 @@ Result<ResponseSpec> parseResponseSpec(const Json& body, const ResponseSpec* pre
   if (!scope) return fail(scope.error());
   std::string upper = *scope;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-  if (upper == "ALL") s.scope = FireScope::kAll;
-  else if (upper == "SIGNAL") s.scope = FireScope::kSignal;
-  else if (upper == "THREAT") s.scope = FireScope::kThreat;
-  else return fail(bad("scope", "expected ALL, SIGNAL or THREAT"));
+  if (upper == "ALL")
+    s.scope = FireScope::kAll;
+  else if (upper == "SIGNAL")
+    s.scope = FireScope::kSignal;
+  else if (upper == "THREAT")
+    s.scope = FireScope::kThreat;
+  else
+    return fail(bad("scope", "expected ALL, SIGNAL or THREAT"));
   auto sev = str(body, "", "min_severity", "INFO", 16);
   if (!sev) return fail(sev.error());
   auto parsed = core::parseSeverity(*sev);
@@ -427,7 +434,8 @@ Result<ResponseSpec> parseResponseSpec(const Json& body, const ResponseSpec* pre
         return fail(bad(f, "name a rule_group or a source"));
       if (!ms->empty()) {
         auto m = core::parseSeverity(*ms);
-        if (!m) return fail(bad(f + ".min_severity", "expected INFO, LOW, MEDIUM, HIGH or CRITICAL"));
+        if (!m)
+          return fail(bad(f + ".min_severity", "expected INFO, LOW, MEDIUM, HIGH or CRITICAL"));
         ov.min_severity = *m;
       }
       if (!ov.disabled && !ov.min_severity)
@@ -445,18 +453,16 @@ Result<ResponseSpec> parseResponseSpec(const Json& body, const ResponseSpec* pre
     s.throttle = Throttle{*key, *window * core::kSecondMs};
   }
   if (s.type == "email") {
-    if (!body.contains("email"))
-      return fail(bad("email", "required for an email response"));
+    if (!body.contains("email")) return fail(bad("email", "required for an email response"));
     if (body.contains("webhook")) return fail(bad("webhook", "not allowed for an email response"));
     auto e = parseEmail(body["email"]);
     if (!e) return fail(e.error());
     s.email = std::move(*e);
   } else {
-    if (!body.contains("webhook"))
-      return fail(bad("webhook", "required for a webhook response"));
+    if (!body.contains("webhook")) return fail(bad("webhook", "required for a webhook response"));
     if (body.contains("email")) return fail(bad("email", "not allowed for a webhook response"));
-    auto w = parseWebhook(body["webhook"], previous && previous->webhook ? &*previous->webhook
-                                                                       : nullptr);
+    auto w = parseWebhook(body["webhook"],
+                          previous && previous->webhook ? &*previous->webhook : nullptr);
     if (!w) return fail(w.error());
     s.webhook = std::move(*w);
   }
@@ -470,8 +476,9 @@ Json encodeResponseSpec(const ResponseSpec& s, bool with_secret) {
   j["enabled"] = s.enabled;
   j["events"] = s.events;
   j["projects"] = s.projects;
-  j["scope"] = s.scope == FireScope::kAll ? "ALL" : s.scope == FireScope::kSignal ? "SIGNAL"
-                                                                                   : "THREAT";
+  j["scope"] = s.scope == FireScope::kAll      ? "ALL"
+               : s.scope == FireScope::kSignal ? "SIGNAL"
+                                               : "THREAT";
   j["min_severity"] = core::severityName(s.min_severity);
   j["overrides"] = Json::array();
   for (const auto& o : s.overrides) {

@@ -7,11 +7,10 @@
 // Thread safety: a ResponseSpec is a value; its compiled templates are immutable.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/threat.h"
@@ -52,10 +51,10 @@ struct Escalation {
 };
 
 struct EmailAction {
-  std::string to_user;               // email of a user of the organisation
+  std::string to_user;  // email of a user of the organisation
   std::vector<std::string> to_addresses;
-  bool to_org = false;               // every enabled user of the organisation
-  std::string time_zone = "UTC";     // for plain addresses (users have their own)
+  bool to_org = false;            // every enabled user of the organisation
+  std::string time_zone = "UTC";  // for plain addresses (users have their own)
   bool digest = false;
   DigestSchedule schedule;
   std::optional<QuietHours> quiet_hours;

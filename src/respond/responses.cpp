@@ -27,15 +27,16 @@ core::Status checkAgainstStore(store::Store& store, core::OrgId org, const Respo
   if (spec.webhook && spec.webhook->fallback_response) {
     const auto fb = *spec.webhook->fallback_response;
     if (self && *self == fb)
-      return fail(ErrorCode::kUnprocessable, "webhook.fallback_response: a response cannot be its "
-                                             "own fallback",
+      return fail(ErrorCode::kUnprocessable,
+                  "webhook.fallback_response: a response cannot be its "
+                  "own fallback",
                   "webhook.fallback_response");
     auto r = store.responses().getResponse(fb);
     if (!r || r->org_id != org)
-      return fail(ErrorCode::kUnprocessable,
-                  "webhook.fallback_response: no response " + std::to_string(fb) +
-                      " in this organisation",
-                  "webhook.fallback_response");
+      return fail(
+          ErrorCode::kUnprocessable,
+          "webhook.fallback_response: no response " + std::to_string(fb) + " in this organisation",
+          "webhook.fallback_response");
   }
   return {};
 }

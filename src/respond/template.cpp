@@ -71,17 +71,20 @@ class Parser {
         pos_ = src_.size();
         break;
       }
-      if (open > pos_) out.push_back({Node::Kind::kText, std::string(src_.substr(pos_, open - pos_)), {}});
+      if (open > pos_)
+        out.push_back({Node::Kind::kText, std::string(src_.substr(pos_, open - pos_)), {}});
       const size_t close = src_.find("}}", open + 2);
       if (close == std::string_view::npos) return fail(error(open, "'{{' is never closed"));
       std::string_view inner = src_.substr(open + 2, close - open - 2);
       pos_ = close + 2;
       if (!inner.empty() && inner.front() == '!') continue;  // comment
       if (!inner.empty() && inner.front() == '{')
-        return fail(error(open, "unescaped output ({{{...}}}) is not supported; every value is "
-                                "escaped for where it lands"));
+        return fail(error(open,
+                          "unescaped output ({{{...}}}) is not supported; every value is "
+                          "escaped for where it lands"));
       char sigil = 0;
-      if (!inner.empty() && (inner.front() == '#' || inner.front() == '^' || inner.front() == '/')) {
+      if (!inner.empty() &&
+          (inner.front() == '#' || inner.front() == '^' || inner.front() == '/')) {
         sigil = inner.front();
         inner.remove_prefix(1);
       }
@@ -143,8 +146,7 @@ const std::string* lookupText(const std::vector<const Vars*>& scopes, std::strin
     if (const auto* t = (*it)->text(name, scratch)) return t;
   return nullptr;
 }
-const std::vector<Vars>* lookupList(const std::vector<const Vars*>& scopes,
-                                    std::string_view name) {
+const std::vector<Vars>* lookupList(const std::vector<const Vars*>& scopes, std::string_view name) {
   for (auto it = scopes.rbegin(); it != scopes.rend(); ++it)
     if (const auto* l = (*it)->list(name)) return l;
   return nullptr;
@@ -220,13 +222,13 @@ const std::vector<Vars>* Vars::list(std::string_view name) const {
 const VarSchema& threatSchema() {
   static const VarSchema kSchema = [] {
     VarSchema s;
-    s.texts = {"threat_id",   "signal_id", "rule_id",      "rule_group",  "group_id",
-               "project_id",  "project",   "organisation_id", "status",   "name",
-               "description", "severity",  "score",        "source",      "kind",
-               "entity.type", "entity.value", "entity.group", "host",     "group",
-               "state",       "outcome",   "owner",        "count",       "tags",
-               "link",        "event",     "actor",        "previous_state", "created_at",
-               "updated_at",  "response",  "recipient"};
+    s.texts = {"threat_id",   "signal_id",    "rule_id",         "rule_group",     "group_id",
+               "project_id",  "project",      "organisation_id", "status",         "name",
+               "description", "severity",     "score",           "source",         "kind",
+               "entity.type", "entity.value", "entity.group",    "host",           "group",
+               "state",       "outcome",      "owner",           "count",          "tags",
+               "link",        "event",        "actor",           "previous_state", "created_at",
+               "updated_at",  "response",     "recipient"};
     s.fields = true;
     return s;
   }();
@@ -248,8 +250,7 @@ Result<Template> Template::parse(std::string_view source, const VarSchema* schem
                                  std::string_view what) {
   if (source.size() > kMaxTemplateBytes)
     return fail(ErrorCode::kTooLarge,
-                std::string(what) + ": longer than " + std::to_string(kMaxTemplateBytes) +
-                    " bytes",
+                std::string(what) + ": longer than " + std::to_string(kMaxTemplateBytes) + " bytes",
                 std::string(what));
   Parser parser(source, schema, what);
   auto nodes = parser.run();
@@ -283,12 +284,23 @@ std::string escapeValue(std::string_view value, Escape escape) {
     case Escape::kHtml:
       for (char c : value) {
         switch (c) {
-          case '&': out += "&amp;"; break;
-          case '<': out += "&lt;"; break;
-          case '>': out += "&gt;"; break;
-          case '"': out += "&quot;"; break;
-          case '\'': out += "&#39;"; break;
-          default: out += c;
+          case '&':
+            out += "&amp;";
+            break;
+          case '<':
+            out += "&lt;";
+            break;
+          case '>':
+            out += "&gt;";
+            break;
+          case '"':
+            out += "&quot;";
+            break;
+          case '\'':
+            out += "&#39;";
+            break;
+          default:
+            out += c;
         }
       }
       return out;
@@ -296,11 +308,21 @@ std::string escapeValue(std::string_view value, Escape escape) {
       for (char c : value) {
         const auto u = static_cast<unsigned char>(c);
         switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
           default:
             if (u < 0x20 || u == 0x7f) {
               char buf[8];

@@ -1,7 +1,6 @@
 #include "respond/threat_vars.h"
 
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 namespace td::respond {

@@ -150,10 +150,10 @@ TimeMs startOfDay(TimeMs local) { return floorDiv(local, core::kDayMs) * core::k
 
 core::Result<int> parseClock(std::string_view t, const std::string& field) {
   auto bad = [&] {
-    return fail(ErrorCode::kUnprocessable,
-                "expected a time of day HH:MM (00:00-23:59), got '" +
-                    std::string(t.substr(0, 16)) + "'",
-                field);
+    return fail(
+        ErrorCode::kUnprocessable,
+        "expected a time of day HH:MM (00:00-23:59), got '" + std::string(t.substr(0, 16)) + "'",
+        field);
   };
   if (t.size() != 5 || t[2] != ':') return bad();
   for (size_t i : {0, 1, 3, 4})

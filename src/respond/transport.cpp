@@ -57,7 +57,8 @@ size_t onHeader(char* data, size_t size, size_t n, void* user) {
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower == kName) {
       std::string value = line.substr(kName.size());
-      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      while (!value.empty() &&
+             (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
         value.pop_back();
       while (!value.empty() && value.front() == ' ') value.erase(0, 1);
       if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos &&
@@ -148,7 +149,8 @@ HttpResult sendHttp(const HttpRequest& r) {
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout_ms));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<core::TimeMs>(r.timeout_ms, 5000)));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<core::TimeMs>(r.timeout_ms, 5000)));
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   if (r.method == "GET") {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -175,7 +177,8 @@ HttpResult sendHttp(const HttpRequest& r) {
     result.status = static_cast<int>(code);
     if (code >= 400) result.error = "HTTP " + std::to_string(code);
   } else {
-    result.error = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+    result.error =
+        std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
   }
   result.retry_after_ms = hs.retry_after_ms;
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
@@ -203,8 +206,9 @@ std::string hmacSha256Hex(const std::string& key, const std::string& data) {
 core::Result<SmtpConfig> parseSmtpUrl(const std::string& text) {
   auto bad = [&](const std::string& why) {
     return fail(ErrorCode::kInvalidArgument,
-                "--smtp: " + why + " (expected smtp://[user[:password]@]host[:port][?from=ADDR"
-                                   "&tls=none|try|required], or smtps://...)",
+                why +
+                    " (expected smtp://[user[:password]@]host[:port][?from=ADDR"
+                    "&tls=none|try|required], or smtps://...)",
                 "--smtp");
   };
   SmtpConfig c;
@@ -248,10 +252,14 @@ core::Result<SmtpConfig> parseSmtpUrl(const std::string& text) {
       if (v.find('@') == std::string::npos) return bad("from= is not an e-mail address");
       c.from = v;
     } else if (k == "tls") {
-      if (v == "none") c.tls = SmtpConfig::Tls::kNone;
-      else if (v == "try") c.tls = SmtpConfig::Tls::kTry;
-      else if (v == "required") c.tls = SmtpConfig::Tls::kRequired;
-      else return bad("tls= must be none, try or required");
+      if (v == "none")
+        c.tls = SmtpConfig::Tls::kNone;
+      else if (v == "try")
+        c.tls = SmtpConfig::Tls::kTry;
+      else if (v == "required")
+        c.tls = SmtpConfig::Tls::kRequired;
+      else
+        return bad("tls= must be none, try or required");
     } else if (k == "verify") {
       c.verify_peer = v != "0" && v != "false";
     } else if (!k.empty()) {
@@ -324,9 +332,10 @@ SmtpResult sendEmail(const SmtpConfig& c, const EmailMessage& m) {
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout_ms));
-  curl_easy_setopt(h, CURLOPT_USE_SSL, c.tls == SmtpConfig::Tls::kRequired ? CURLUSESSL_ALL
-                                       : c.tls == SmtpConfig::Tls::kTry   ? CURLUSESSL_TRY
-                                                                          : CURLUSESSL_NONE);
+  curl_easy_setopt(h, CURLOPT_USE_SSL,
+                   c.tls == SmtpConfig::Tls::kRequired ? CURLUSESSL_ALL
+                   : c.tls == SmtpConfig::Tls::kTry    ? CURLUSESSL_TRY
+                                                       : CURLUSESSL_NONE);
   if (!c.verify_peer) {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -353,7 +362,8 @@ SmtpResult sendEmail(const SmtpConfig& c, const EmailMessage& m) {
   if (rc == CURLE_OK) {
     result.ok = true;
   } else {
-    result.error = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+    result.error =
+        std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
     result.permanent = code >= 500 && code < 600;
   }
   curl_easy_setopt(h, CURLOPT_MAIL_RCPT, nullptr);

@@ -23,9 +23,9 @@ struct HttpRequest {
 };
 
 struct HttpResult {
-  std::optional<int> status;  // none: no answer (connection refused, timeout, ...)
-  std::string body;           // the first 4 KiB of the answer
-  std::string error;          // what went wrong, for people
+  std::optional<int> status;                   // none: no answer (connection refused, timeout, ...)
+  std::string body;                            // the first 4 KiB of the answer
+  std::string error;                           // what went wrong, for people
   std::optional<core::TimeMs> retry_after_ms;  // from a Retry-After header
   core::TimeMs duration_ms = 0;
 };
@@ -54,8 +54,9 @@ struct EmailMessage {
   std::vector<std::string> to;
   std::string subject;
   std::string text;
-  std::string html;        // empty: a text-only message
-  std::string message_id;  // "<key@threatdesk>", stable across retries so receivers can drop repeats
+  std::string html;  // empty: a text-only message
+  std::string
+      message_id;  // "<key@threatdesk>", stable across retries so receivers can drop repeats
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

@@ -278,8 +278,7 @@ void addResponseRoutes(Server& server, respond::Dispatcher& dispatcher) {
          if (!gid) return fail(gid.error());
          auto g = store.getTag(*gid);
          if (!g || g->kind != store::TagKind::kGroup || !ctx.canSeeOrg(g->org_id))
-           return fail(ErrorCode::kNotFound, "no threat group " + std::to_string(*gid),
-                       "group_id");
+           return fail(ErrorCode::kNotFound, "no threat group " + std::to_string(*gid), "group_id");
          Json body = Json::object();
          if (!ctx.request().body.empty()) {
            auto parsed = ctx.jsonBody();
@@ -304,26 +303,25 @@ void addResponseRoutes(Server& server, respond::Dispatcher& dispatcher) {
        },
        "Subscribe the caller to a threat group (on_assign, on_change)"});
 
-  server.addRoute({"DELETE", "/api/v1/me/subscriptions/{group_id}", me,
-                   [&store](RequestContext& ctx) -> core::Result<Reply> {
-                     auto gid = ctx.idParam("group_id");
-                     if (!gid) return fail(gid.error());
-                     if (auto ok = store.responses().deleteSubscription(ctx.principal().user->id,
-                                                                        *gid);
-                         !ok)
-                       return fail(ok.error());
-                     Reply reply;
-                     reply.status = 204;
-                     reply.text = "";
-                     return reply;
-                   },
-                   "Unsubscribe the caller from a threat group"});
+  server.addRoute(
+      {"DELETE", "/api/v1/me/subscriptions/{group_id}", me,
+       [&store](RequestContext& ctx) -> core::Result<Reply> {
+         auto gid = ctx.idParam("group_id");
+         if (!gid) return fail(gid.error());
+         if (auto ok = store.responses().deleteSubscription(ctx.principal().user->id, *gid); !ok)
+           return fail(ok.error());
+         Reply reply;
+         reply.status = 204;
+         reply.text = "";
+         return reply;
+       },
+       "Unsubscribe the caller from a threat group"});
 
   server.addRoute({"GET", "/api/v1/me/notifications", me,
                    [&store](RequestContext& ctx) -> core::Result<Reply> {
                      const bool unread = ctx.queryValue("unread").value_or("") == "true";
-                     auto ns = store.responses().listNotifications(ctx.principal().user->id,
-                                                                   unread, 100);
+                     auto ns =
+                         store.responses().listNotifications(ctx.principal().user->id, unread, 100);
                      if (!ns) return fail(ns.error());
                      Json items = Json::array();
                      for (const auto& n : *ns) items.push_back(respond::encodeNotification(n));
@@ -331,47 +329,46 @@ void addResponseRoutes(Server& server, respond::Dispatcher& dispatcher) {
                    },
                    "The caller's notifications, newest first (?unread=true)"});
 
-  server.addRoute({"POST", "/api/v1/me/notifications/read", me,
-                   [&store](RequestContext& ctx) -> core::Result<Reply> {
-                     std::vector<std::int64_t> ids;
-                     if (!ctx.request().body.empty()) {
-                       auto body = ctx.jsonBody();
-                       if (!body) return fail(body.error());
-                       if (body->contains("ids")) {
-                         if (!(*body)["ids"].is_array())
-                           return fail(ErrorCode::kInvalidArgument, "ids: expected an array",
-                                       "ids");
-                         for (const auto& i : (*body)["ids"]) {
-                           if (!i.is_number_integer())
-                             return fail(ErrorCode::kInvalidArgument, "ids: expected integers",
-                                         "ids");
-                           ids.push_back(i.get<std::int64_t>());
-                         }
-                       }
-                     }
-                     if (auto ok = store.responses().markNotificationsRead(
-                             ctx.principal().user->id, ids, core::nowMs());
-                         !ok)
-                       return fail(ok.error());
-                     return Reply::json({{"ok", true}});
-                   },
-                   "Mark the caller's notifications read (all, or those in ids)"});
+  server.addRoute(
+      {"POST", "/api/v1/me/notifications/read", me,
+       [&store](RequestContext& ctx) -> core::Result<Reply> {
+         std::vector<std::int64_t> ids;
+         if (!ctx.request().body.empty()) {
+           auto body = ctx.jsonBody();
+           if (!body) return fail(body.error());
+           if (body->contains("ids")) {
+             if (!(*body)["ids"].is_array())
+               return fail(ErrorCode::kInvalidArgument, "ids: expected an array", "ids");
+             for (const auto& i : (*body)["ids"]) {
+               if (!i.is_number_integer())
+                 return fail(ErrorCode::kInvalidArgument, "ids: expected integers", "ids");
+               ids.push_back(i.get<std::int64_t>());
+             }
+           }
+         }
+         if (auto ok = store.responses().markNotificationsRead(ctx.principal().user->id, ids,
+                                                               core::nowMs());
+             !ok)
+           return fail(ok.error());
+         return Reply::json({{"ok", true}});
+       },
+       "Mark the caller's notifications read (all, or those in ids)"});
 
   // --- per-state automations -----------------------------------------------------------------
-  server.addRoute({"GET", "/api/v1/state-automations", read,
-                   [&store](RequestContext& ctx) -> core::Result<Reply> {
-                     auto list = store.responses().listStateAutomations(ctx.project().org_id);
-                     if (!list) return fail(list.error());
-                     Json items = Json::array();
-                     for (const auto& a : *list) {
-                       Json j = {{"state_id", a.state_id}, {"note", a.note_template},
-                                 {"notify", a.notify}};
-                       if (auto t = store.getTag(a.state_id)) j["state"] = t->name;
-                       items.push_back(j);
-                     }
-                     return Reply::json({{"items", items}});
-                   },
-                   "What happens when a threat enters each state"});
+  server.addRoute(
+      {"GET", "/api/v1/state-automations", read,
+       [&store](RequestContext& ctx) -> core::Result<Reply> {
+         auto list = store.responses().listStateAutomations(ctx.project().org_id);
+         if (!list) return fail(list.error());
+         Json items = Json::array();
+         for (const auto& a : *list) {
+           Json j = {{"state_id", a.state_id}, {"note", a.note_template}, {"notify", a.notify}};
+           if (auto t = store.getTag(a.state_id)) j["state"] = t->name;
+           items.push_back(j);
+         }
+         return Reply::json({{"items", items}});
+       },
+       "What happens when a threat enters each state"});
 
   server.addRoute(
       {"PUT", "/api/v1/state-automations/{state_id}", manage,
@@ -380,8 +377,7 @@ void addResponseRoutes(Server& server, respond::Dispatcher& dispatcher) {
          if (!sid) return fail(sid.error());
          auto t = store.getTag(*sid);
          if (!t || t->kind != store::TagKind::kState || t->org_id != ctx.project().org_id)
-           return fail(ErrorCode::kNotFound, "no threat state " + std::to_string(*sid),
-                       "state_id");
+           return fail(ErrorCode::kNotFound, "no threat state " + std::to_string(*sid), "state_id");
          auto body = ctx.jsonBody();
          if (!body) return fail(body.error());
          if (!body->is_object())
@@ -400,8 +396,8 @@ void addResponseRoutes(Server& server, respond::Dispatcher& dispatcher) {
          if (a.note_template.size() > 4096)
            return fail(ErrorCode::kTooLarge, "note: longer than 4096 bytes", "note");
          if (!a.note_template.empty()) {
-           auto parsed = respond::Template::parse(a.note_template, &respond::threatSchema(),
-                                                  "note");
+           auto parsed =
+               respond::Template::parse(a.note_template, &respond::threatSchema(), "note");
            if (!parsed) return fail(parsed.error());
          }
          if (auto ok = store.responses().putStateAutomation(a); !ok) return fail(ok.error());

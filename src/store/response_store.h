@@ -34,7 +34,7 @@ struct ResponseRecord {
   std::string name;
   std::string type;  // "email" | "webhook"
   bool enabled = true;
-  std::string spec_json;  // the whole rule as the respond module reads it
+  std::string spec_json;       // the whole rule as the respond module reads it
   std::int64_t held_back = 0;  // events the throttle held back, ever
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
@@ -151,9 +151,11 @@ class ResponseStore {
     std::vector<Delivery> deliveries;
     std::vector<DigestItem> digest_items;
     std::vector<std::pair<std::int64_t, std::string>> throttled;  // (response, key) held back
-    std::optional<std::int64_t> outbox_id;  // recorded as fanned out
+    std::optional<std::int64_t> outbox_id;                        // recorded as fanned out
   };
-  virtual Result<int> insertFanout(const Fanout& fanout) = 0;
+  virtual Result<int> insertFanout(const Fanout& fanout) { return insertFanouts({fanout}); }
+  // Several events' fan-outs in one transaction (the dispatcher's batch).
+  virtual Result<int> insertFanouts(const std::vector<Fanout>& fanouts) = 0;
   // Whether an outbox event was fanned out already (its deliveries exist): lets a reclaimed
   // event skip the throttle, which it passed or was held back by the first time.
   virtual Result<bool> fannedOut(std::int64_t outbox_id) = 0;
@@ -161,21 +163,30 @@ class ResponseStore {
   // The throttle: true (and the window started) when (response, key) may fire at `now`, false
   // when an earlier firing's window of `window_ms` still runs (the caller holds it back). The
   // event that opened a window is admitted again (a reclaimed event after a crash).
-  virtual Result<bool> throttleAdmit(std::int64_t response_id, const std::string& key,
-                                     TimeMs now, TimeMs window_ms,
-                                     std::optional<std::int64_t> outbox_id) = 0;
+  virtual Result<bool> throttleAdmit(std::int64_t response_id, const std::string& key, TimeMs now,
+                                     TimeMs window_ms, std::optional<std::int64_t> outbox_id) = 0;
   // Held-back counts per key of a response (most recent windows first).
   virtual Result<std::vector<std::pair<std::string, std::int64_t>>> throttleCounts(
       std::int64_t response_id) = 0;
 
   // Claims up to `limit` pending deliveries due at `now` for `lease_ms` (attempts + 1).
-  virtual Result<std::vector<Delivery>> claimDeliveries(int limit, TimeMs now,
-                                                        TimeMs lease_ms) = 0;
+  virtual Result<std::vector<Delivery>> claimDeliveries(int limit, TimeMs now, TimeMs lease_ms) = 0;
   // Records one try and the delivery's new state in one transaction. For a retry set status
   // kPending and next_at; the lease is released.
-  virtual Status recordAttempt(std::int64_t delivery_id, const DeliveryAttempt& attempt,
-                               DeliveryStatus status, TimeMs next_at,
-                               const std::vector<Delivery>& follow_ups = {}) = 0;
+  struct AttemptRecord {
+    std::int64_t delivery_id = 0;
+    DeliveryAttempt attempt;
+    DeliveryStatus status = DeliveryStatus::kDelivered;
+    TimeMs next_at = 0;
+    std::vector<Delivery> follow_ups;
+  };
+  Status recordAttempt(std::int64_t delivery_id, const DeliveryAttempt& attempt,
+                       DeliveryStatus status, TimeMs next_at,
+                       const std::vector<Delivery>& follow_ups = {}) {
+    return recordAttempts({AttemptRecord{delivery_id, attempt, status, next_at, follow_ups}});
+  }
+  // Several tries in one transaction (a worker's batch).
+  virtual Status recordAttempts(const std::vector<AttemptRecord>& records) = 0;
   virtual Result<Delivery> getDelivery(std::int64_t id) = 0;
   virtual Result<std::vector<Delivery>> listDeliveries(const DeliveryFilter& filter) = 0;
   virtual Result<std::vector<DeliveryAttempt>> listAttempts(std::int64_t delivery_id) = 0;

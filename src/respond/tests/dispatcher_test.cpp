@@ -163,8 +163,8 @@ std::string hmac(const std::string& key, const std::string& body) {
 
 TEST_F(DispatcherTest, WebhookArrivesSignedWithIdempotencyKeyAndIsRecorded) {
   startReceiver();
-  auto r = addResponse(webhook("hook", url("/hook/{{threat_id}}?host={{host}}"),
-                               {{"preset", "generic"}}));
+  auto r = addResponse(
+      webhook("hook", url("/hook/{{threat_id}}?host={{host}}"), {{"preset", "generic"}}));
   auto t = raise("r1", "WS 1 & co");
   Dispatcher d(*store_, options());
   ASSERT_TRUE(d.drain());
@@ -186,6 +186,12 @@ TEST_F(DispatcherTest, WebhookArrivesSignedWithIdempotencyKeyAndIsRecorded) {
   auto tries = *store_->responses().listAttempts(ds[0].id);
   ASSERT_EQ(tries.size(), 1u);
   EXPECT_EQ(tries[0].status, 200);
+  // ... and on the threat's timeline.
+  const auto timeline = store_->timeline(t.id).value();
+  ASSERT_FALSE(timeline.empty());
+  EXPECT_EQ(timeline.back().action, "response");
+  EXPECT_EQ(timeline.back().from, "webhook");
+  EXPECT_EQ(timeline.back().to, "hook: delivered (200)");
   // The outbox event is acknowledged: nothing more goes out.
   ASSERT_TRUE(d.drain());
   EXPECT_EQ(readJsonLines(log_).size(), 1u);
@@ -198,8 +204,8 @@ TEST_F(DispatcherTest, RetriesOn500And429HonouringRetryAfterWithTheSameKey) {
   raise("r1", "h1");
   Dispatcher d(*store_, options());
   ASSERT_TRUE(driveUntil(d, [&] { return readJsonLines(log_).size() >= 3; }));
-  ASSERT_TRUE(driveUntil(d, [&] { return deliveries(r.id)[0].status ==
-                                         store::DeliveryStatus::kDelivered; }));
+  ASSERT_TRUE(driveUntil(
+      d, [&] { return deliveries(r.id)[0].status == store::DeliveryStatus::kDelivered; }));
   auto got = readJsonLines(log_);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0]["status"], 500);
@@ -261,9 +267,8 @@ TEST_F(DispatcherTest, GivesUpKeepsFailedFallsBackAndReplays) {
   auto list = *store_->responses().listDeliveries(failed);
   ASSERT_EQ(list.size(), 1u);
   ASSERT_TRUE(store_->responses().replayDelivery(list[0].id, core::nowMs()));
-  ASSERT_TRUE(driveUntil(d, [&] {
-    return deliveries(r.id)[0].status == store::DeliveryStatus::kDelivered;
-  }));
+  ASSERT_TRUE(driveUntil(
+      d, [&] { return deliveries(r.id)[0].status == store::DeliveryStatus::kDelivered; }));
   got = readJsonLines(log_);
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got[3]["path"], "/primary");
@@ -361,7 +366,8 @@ TEST_F(DispatcherTest, RealtimeEmailIsMultipartWithDeepLinkAndAuth) {
 
 TEST_F(DispatcherTest, WrongSmtpCredentialsAreRecordedAsAFailure) {
   startSmtp("td:pa55");
-  Json body = {{"name", "mail"}, {"type", "email"}, {"email", {{"to_addresses", {"soc@acme.test"}}}}};
+  Json body = {
+      {"name", "mail"}, {"type", "email"}, {"email", {{"to_addresses", {"soc@acme.test"}}}}};
   auto r = addResponse(body);
   raise("r1", "h1");
   auto o = options();
@@ -387,10 +393,11 @@ TEST_F(DispatcherTest, DigestsGoOutAtNineInEachRecipientsTimeZone) {
     u.role = store::Role::kOperator;
     ASSERT_TRUE(store_->createUser(u));
   }
-  Json body = {{"name", "digest"},
-               {"type", "email"},
-               {"email", {{"to_org", true}, {"mode", "digest"},
-                          {"digest", {{"every", "daily"}, {"at", "09:00"}}}}}};
+  Json body = {
+      {"name", "digest"},
+      {"type", "email"},
+      {"email",
+       {{"to_org", true}, {"mode", "digest"}, {"digest", {{"every", "daily"}, {"at", "09:00"}}}}}};
   addResponse(body);
   std::atomic<core::TimeMs> clock{*core::parseRfc3339("2026-07-15T05:00:00Z")};
   auto o = options();
@@ -399,7 +406,7 @@ TEST_F(DispatcherTest, DigestsGoOutAtNineInEachRecipientsTimeZone) {
   raise("r1", "h1");
   raise("r2", "h2");
   ASSERT_TRUE(d.drain());
-  EXPECT_TRUE(readMessages(mail_dir_).empty());  // 07:00 in Berlin, 01:00 in New York
+  EXPECT_TRUE(readMessages(mail_dir_).empty());         // 07:00 in Berlin, 01:00 in New York
   clock = *core::parseRfc3339("2026-07-15T07:01:00Z");  // 09:01 Berlin
   ASSERT_TRUE(d.drain());
   auto msgs = readMessages(mail_dir_);
@@ -426,8 +433,9 @@ TEST_F(DispatcherTest, EscalatesOnlyUnacknowledgedThreats) {
   startSmtp();
   Json body = {{"name", "mail"},
                {"type", "email"},
-               {"email", {{"to_addresses", {"soc@acme.test"}},
-                          {"escalation", {{"after_minutes", 30}, {"to", {"lead@acme.test"}}}}}}};
+               {"email",
+                {{"to_addresses", {"soc@acme.test"}},
+                 {"escalation", {{"after_minutes", 30}, {"to", {"lead@acme.test"}}}}}}};
   auto r = addResponse(body);
   std::atomic<core::TimeMs> clock{core::nowMs()};
   auto o = options();
@@ -510,7 +518,8 @@ TEST_F(DispatcherTest, SurvivesSigkillMidBurstWithoutLossOrRepeats) {
   startReceiver();
   plan(R"([)" + [] {
     std::string s;
-    for (int i = 0; i < 400; ++i) s += std::string(i ? "," : "") + R"({"status":200,"delay":0.005})";
+    for (int i = 0; i < 400; ++i)
+      s += std::string(i ? "," : "") + R"({"status":200,"delay":0.005})";
     return s;
   }() + "]");
   auto r = addResponse(webhook("hook", url("/hook")));

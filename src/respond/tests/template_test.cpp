@@ -35,8 +35,7 @@ TEST(TemplateTest, RendersVariablesAndLiteralText) {
 }
 
 TEST(TemplateTest, SectionsAndInvertedSections) {
-  EXPECT_EQ(render("{{#owner}}owned by {{owner}}{{/owner}}{{^owner}}unowned{{/owner}}"),
-            "unowned");
+  EXPECT_EQ(render("{{#owner}}owned by {{owner}}{{/owner}}{{^owner}}unowned{{/owner}}"), "unowned");
   EXPECT_EQ(render("{{#group}}in {{group}}{{/group}}"), "in L1 Support");
   EXPECT_EQ(render("{{#rule_id}}x{{/rule_id}}"), "");  // absent is false
 }
@@ -68,8 +67,8 @@ TEST(TemplateTest, EscapesHtml) {
 }
 
 TEST(TemplateTest, EscapesJsonStrings) {
-  const auto out = render(R"({"name":"{{name}}","cmd":"{{fields.process.command_line}}"})",
-                          Escape::kJson);
+  const auto out =
+      render(R"({"name":"{{name}}","cmd":"{{fields.process.command_line}}"})", Escape::kJson);
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["name"], "Beacon <to> \"evil\" & co");
   EXPECT_EQ(j["cmd"], "cmd /c \"whoami\"");
@@ -95,12 +94,14 @@ TEST(TemplateTest, RefusesUnknownVariableWithPosition) {
 }
 
 TEST(TemplateTest, RefusesMalformedTemplates) {
-  for (const char* bad : {"{{name", "{{#group}}x", "{{/group}}", "{{#group}}x{{/owner}}",
-                          "{{}}", "{{{name}}}", "{{na me}}", "{{.name}}", "{{name..x}}",
-                          "{{#threats}}{{/threats}}"}) {
+  for (const char* bad :
+       {"{{name", "{{#group}}x", "{{/group}}", "{{#group}}x{{/owner}}", "{{}}", "{{{name}}}",
+        "{{na me}}", "{{.name}}", "{{name..x}}", "{{#threats}}{{/threats}}"}) {
     auto t = Template::parse(bad, &threatSchema());
     EXPECT_FALSE(t) << bad;
-    if (!t) EXPECT_FALSE(t.error().field.empty()) << bad;
+    if (!t) {
+      EXPECT_FALSE(t.error().field.empty()) << bad;
+    }
   }
 }
 

@@ -161,8 +161,9 @@ TEST_F(RespondApiTest, TestSendShowsWhatWasSentAndWhatCameBack) {
   EXPECT_TRUE(sent.json["sample"]);
   // A threat of another organisation is not found.
   auto other = seedThreat(b_prod_, "elsewhere");
-  EXPECT_EQ(post("/api/v1/responses/" + id + "/test?project=a-prod",
-                 login("admin@a.test"), {{"threat_id", other.id}}).status,
+  EXPECT_EQ(post("/api/v1/responses/" + id + "/test?project=a-prod", login("admin@a.test"),
+                 {{"threat_id", other.id}})
+                .status,
             404);
 }
 
@@ -205,7 +206,8 @@ TEST_F(RespondApiTest, FailedDeliveriesAreListedAndReplayed) {
   EXPECT_NE(one.json["attempts_made"][0]["request"].get<std::string>().find("POST "),
             std::string::npos);
   EXPECT_EQ(get("/api/v1/threats/" + std::to_string(t.id) + "/deliveries?project=a-prod", c)
-                .json["items"].size(),
+                .json["items"]
+                .size(),
             1u);
   receiver.answer(200);
   auto replay = post("/api/v1/deliveries/" + did + "/replay?project=a-prod", c, Json::object());

@@ -71,11 +71,11 @@ Delivery deliveryFromRow(const Statement& st) {
 }
 
 Status insertDelivery(Connection& c, const Delivery& d, int* inserted) {
-  TD_TRY(st, c.prepare(
-                 "INSERT INTO deliveries (org_id, response_id, outbox_id, threat_id, kind, "
-                 "recipient, idempotency_key, status, payload, attempts, max_attempts, next_at, "
-                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) "
-                 "ON CONFLICT (idempotency_key) DO NOTHING"));
+  TD_TRY(st,
+         c.prepare("INSERT INTO deliveries (org_id, response_id, outbox_id, threat_id, kind, "
+                   "recipient, idempotency_key, status, payload, attempts, max_attempts, next_at, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) "
+                   "ON CONFLICT (idempotency_key) DO NOTHING"));
   st->bind(1, d.org_id).bind(2, d.response_id).bind(3, d.outbox_id).bind(4, d.threat_id);
   st->bind(5, d.kind).bind(6, d.recipient).bind(7, d.idempotency_key).bind(8, d.payload_json);
   st->bind(9, std::max(1, d.max_attempts)).bind(10, d.next_at).bind(11, d.created_at);
@@ -197,50 +197,52 @@ Status SqliteResponseStore::deleteResponse(std::int64_t id) {
 
 // --- deliveries --------------------------------------------------------------------------------
 
-Result<int> SqliteResponseStore::insertFanout(const Fanout& fanout) {
+Result<int> SqliteResponseStore::insertFanouts(const std::vector<Fanout>& fanouts) {
   int inserted = 0;
   TD_CHECK(store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
     TD_CHECK(tx.begin());
-    for (const auto& d : fanout.deliveries) TD_CHECK(insertDelivery(c, d, &inserted));
-    if (!fanout.digest_items.empty()) {
-      TD_TRY(st, c.prepare("INSERT INTO digest_items (response_id, recipient, threat_id, "
-                           "outbox_id, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-      for (const auto& i : fanout.digest_items) {
-        st->reset();
-        st->bind(1, i.response_id).bind(2, i.recipient).bind(3, i.threat_id);
-        st->bind(4, fanout.outbox_id.value_or(0)).bind(5, i.added_at);
+    for (const auto& fanout : fanouts) {
+      for (const auto& d : fanout.deliveries) TD_CHECK(insertDelivery(c, d, &inserted));
+      if (!fanout.digest_items.empty()) {
+        TD_TRY(st, c.prepare("INSERT INTO digest_items (response_id, recipient, threat_id, "
+                             "outbox_id, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
+        for (const auto& i : fanout.digest_items) {
+          st->reset();
+          st->bind(1, i.response_id).bind(2, i.recipient).bind(3, i.threat_id);
+          st->bind(4, fanout.outbox_id.value_or(0)).bind(5, i.added_at);
+          TD_CHECK(st->run());
+        }
+      }
+      if (!fanout.throttled.empty()) {
+        TD_TRY(held, c.prepare("UPDATE response_throttle SET held = held + 1 WHERE response_id = ? "
+                               "AND key = ?"));
+        TD_TRY(total, c.prepare("UPDATE responses SET held_back = held_back + 1 WHERE id = ?"));
+        for (const auto& [response, key] : fanout.throttled) {
+          held->reset();
+          held->bind(1, response).bind(2, key);
+          TD_CHECK(held->run());
+          total->reset();
+          total->bind(1, response);
+          TD_CHECK(total->run());
+        }
+      }
+      if (fanout.outbox_id) {
+        // A marker row so that a reclaimed event is known as fanned out even when it owed nothing.
+        Delivery marker;
+        marker.kind = "fanout";
+        marker.recipient = "";
+        marker.outbox_id = fanout.outbox_id;
+        marker.idempotency_key = "fanout-" + std::to_string(*fanout.outbox_id);
+        marker.next_at = 0;
+        TD_TRY(st, c.prepare("INSERT INTO deliveries (org_id, outbox_id, kind, recipient, "
+                             "idempotency_key, status, payload, next_at, created_at, finished_at) "
+                             "VALUES (0, ?, 'fanout', '', ?, 3, '{}', 0, ?, ?) "
+                             "ON CONFLICT (idempotency_key) DO NOTHING"));
+        const TimeMs now = core::nowMs();
+        st->bind(1, *fanout.outbox_id).bind(2, marker.idempotency_key).bind(3, now).bind(4, now);
         TD_CHECK(st->run());
       }
-    }
-    if (!fanout.throttled.empty()) {
-      TD_TRY(held, c.prepare("UPDATE response_throttle SET held = held + 1 WHERE response_id = ? "
-                             "AND key = ?"));
-      TD_TRY(total, c.prepare("UPDATE responses SET held_back = held_back + 1 WHERE id = ?"));
-      for (const auto& [response, key] : fanout.throttled) {
-        held->reset();
-        held->bind(1, response).bind(2, key);
-        TD_CHECK(held->run());
-        total->reset();
-        total->bind(1, response);
-        TD_CHECK(total->run());
-      }
-    }
-    if (fanout.outbox_id) {
-      // A marker row so that a reclaimed event is known as fanned out even when it owed nothing.
-      Delivery marker;
-      marker.kind = "fanout";
-      marker.recipient = "";
-      marker.outbox_id = fanout.outbox_id;
-      marker.idempotency_key = "fanout-" + std::to_string(*fanout.outbox_id);
-      marker.next_at = 0;
-      TD_TRY(st, c.prepare("INSERT INTO deliveries (org_id, outbox_id, kind, recipient, "
-                           "idempotency_key, status, payload, next_at, created_at, finished_at) "
-                           "VALUES (0, ?, 'fanout', '', ?, 3, '{}', 0, ?, ?) "
-                           "ON CONFLICT (idempotency_key) DO NOTHING"));
-      const TimeMs now = core::nowMs();
-      st->bind(1, *fanout.outbox_id).bind(2, marker.idempotency_key).bind(3, now).bind(4, now);
-      TD_CHECK(st->run());
     }
     return tx.commit();
   }));
@@ -321,26 +323,40 @@ Result<std::vector<Delivery>> SqliteResponseStore::claimDeliveries(int limit, Ti
   return out;
 }
 
-Status SqliteResponseStore::recordAttempt(std::int64_t delivery_id,
-                                          const DeliveryAttempt& attempt, DeliveryStatus status,
-                                          TimeMs next_at, const std::vector<Delivery>& follow_ups) {
+Status SqliteResponseStore::recordAttempts(const std::vector<AttemptRecord>& records) {
+  if (records.empty()) return {};
   return store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
     TD_CHECK(tx.begin());
-    TD_TRY(ins, c.prepare("INSERT INTO delivery_attempts (delivery_id, at, duration_ms, status, "
-                          "error, request, response) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    ins->bind(1, delivery_id).bind(2, attempt.at).bind(3, attempt.duration_ms);
-    ins->bind(4, attempt.status).bind(5, attempt.error).bind(6, attempt.request);
-    ins->bind(7, attempt.response);
-    TD_CHECK(ins->run());
-    const bool finished = status != DeliveryStatus::kPending;
-    TD_TRY(up, c.prepare("UPDATE deliveries SET status = ?, next_at = ?, claimed_until = NULL, "
-                         "finished_at = ?, last_status = ?, last_error = ? WHERE id = ?"));
-    up->bind(1, static_cast<int>(status)).bind(2, next_at);
-    up->bind(3, finished ? std::optional<TimeMs>(attempt.at) : std::nullopt);
-    up->bind(4, attempt.status).bind(5, attempt.error).bind(6, delivery_id);
-    TD_CHECK(up->run());
-    for (const auto& d : follow_ups) TD_CHECK(insertDelivery(c, d, nullptr));
+    for (const auto& r : records) {
+      TD_TRY(ins, c.prepare("INSERT INTO delivery_attempts (delivery_id, at, duration_ms, status, "
+                            "error, request, response) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      ins->bind(1, r.delivery_id).bind(2, r.attempt.at).bind(3, r.attempt.duration_ms);
+      ins->bind(4, r.attempt.status).bind(5, r.attempt.error).bind(6, r.attempt.request);
+      ins->bind(7, r.attempt.response);
+      TD_CHECK(ins->run());
+      const bool finished = r.status != DeliveryStatus::kPending;
+      TD_TRY(up, c.prepare("UPDATE deliveries SET status = ?, next_at = ?, claimed_until = NULL, "
+                           "finished_at = ?, last_status = ?, last_error = ? WHERE id = ?"));
+      up->bind(1, static_cast<int>(r.status)).bind(2, r.next_at);
+      up->bind(3, finished ? std::optional<TimeMs>(r.attempt.at) : std::nullopt);
+      up->bind(4, r.attempt.status).bind(5, r.attempt.error).bind(6, r.delivery_id);
+      TD_CHECK(up->run());
+      for (const auto& d : r.follow_ups) TD_CHECK(insertDelivery(c, d, nullptr));
+      // A finished delivery about a threat shows on its timeline ("response", kind, outcome).
+      if (finished && r.status != DeliveryStatus::kCancelled) {
+        TD_TRY(tl, c.prepare("INSERT INTO timeline (threat_id, at, actor, action, from_value, "
+                             "to_value) SELECT threat_id, ?, 'system', 'response', kind, "
+                             "recipient || ': ' || ? FROM deliveries WHERE id = ? AND "
+                             "threat_id IS NOT NULL AND kind <> 'note'"));
+        std::string outcome(deliveryStatusName(r.status));
+        if (r.attempt.status) outcome += " (" + std::to_string(*r.attempt.status) + ")";
+        if (r.status == DeliveryStatus::kFailed && !r.attempt.error.empty())
+          outcome += ": " + r.attempt.error.substr(0, 200);
+        tl->bind(1, r.attempt.at).bind(2, outcome).bind(3, r.delivery_id);
+        TD_CHECK(tl->run());
+      }
+    }
     return tx.commit();
   });
 }
@@ -575,7 +591,7 @@ Result<std::vector<Notification>> SqliteResponseStore::listNotifications(UserId 
                          "ORDER BY id DESC LIMIT ?"));
     st->bind(1, user).bind(2, unread_only).bind(3, std::clamp(limit, 1, 500));
     TD_TRY(rows, readAll<Notification>(st, [](const Statement& s) {
-             return Notification{s.i64(0), s.i64(1), s.optI64(2), s.text(3),
+             return Notification{s.i64(0),  s.i64(1), s.optI64(2), s.text(3),
                                  s.text(4), s.i64(5), s.optI64(6)};
            }));
     out = std::move(rows);
@@ -584,8 +600,7 @@ Result<std::vector<Notification>> SqliteResponseStore::listNotifications(UserId 
   return out;
 }
 
-Status SqliteResponseStore::markNotificationsRead(UserId user,
-                                                  const std::vector<std::int64_t>& ids,
+Status SqliteResponseStore::markNotificationsRead(UserId user, const std::vector<std::int64_t>& ids,
                                                   TimeMs at) {
   return store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
@@ -699,11 +714,16 @@ namespace td::store {
 
 std::string_view deliveryStatusName(DeliveryStatus s) {
   switch (s) {
-    case DeliveryStatus::kPending: return "pending";
-    case DeliveryStatus::kDelivered: return "delivered";
-    case DeliveryStatus::kFailed: return "failed";
-    case DeliveryStatus::kSkipped: return "skipped";
-    case DeliveryStatus::kCancelled: return "cancelled";
+    case DeliveryStatus::kPending:
+      return "pending";
+    case DeliveryStatus::kDelivered:
+      return "delivered";
+    case DeliveryStatus::kFailed:
+      return "failed";
+    case DeliveryStatus::kSkipped:
+      return "skipped";
+    case DeliveryStatus::kCancelled:
+      return "cancelled";
   }
   return "pending";
 }
@@ -713,9 +733,9 @@ Result<DeliveryStatus> parseDeliveryStatus(std::string_view text) {
     if (deliveryStatusName(static_cast<DeliveryStatus>(i)) == text)
       return static_cast<DeliveryStatus>(i);
   return core::fail(core::ErrorCode::kUnprocessable,
-              "unknown delivery status '" + std::string(text.substr(0, 32)) +
-                  "' (expected pending, delivered, failed, skipped or cancelled)",
-              "status");
+                    "unknown delivery status '" + std::string(text.substr(0, 32)) +
+                        "' (expected pending, delivered, failed, skipped or cancelled)",
+                    "status");
 }
 
 }  // namespace td::store

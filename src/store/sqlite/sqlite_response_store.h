@@ -19,16 +19,14 @@ class SqliteResponseStore final : public ResponseStore {
   Result<std::vector<ResponseRecord>> listResponses(std::optional<OrgId> org) override;
   Status deleteResponse(std::int64_t id) override;
 
-  Result<int> insertFanout(const Fanout& fanout) override;
+  Result<int> insertFanouts(const std::vector<Fanout>& fanouts) override;
   Result<bool> fannedOut(std::int64_t outbox_id) override;
   Result<bool> throttleAdmit(std::int64_t response_id, const std::string& key, TimeMs now,
                              TimeMs window_ms, std::optional<std::int64_t> outbox_id) override;
   Result<std::vector<std::pair<std::string, std::int64_t>>> throttleCounts(
       std::int64_t response_id) override;
   Result<std::vector<Delivery>> claimDeliveries(int limit, TimeMs now, TimeMs lease_ms) override;
-  Status recordAttempt(std::int64_t delivery_id, const DeliveryAttempt& attempt,
-                       DeliveryStatus status, TimeMs next_at,
-                       const std::vector<Delivery>& follow_ups) override;
+  Status recordAttempts(const std::vector<AttemptRecord>& records) override;
   Result<Delivery> getDelivery(std::int64_t id) override;
   Result<std::vector<Delivery>> listDeliveries(const DeliveryFilter& filter) override;
   Result<std::vector<DeliveryAttempt>> listAttempts(std::int64_t delivery_id) override;

@@ -85,14 +85,14 @@ TEST_P(ResponseStoreTest, FanoutIsIdempotentAndClaimsLease) {
   DeliveryAttempt ok;
   ok.at = 1300;
   ok.status = 200;
-  ASSERT_TRUE(store().responses().recordAttempt((*again)[0].id, ok, DeliveryStatus::kDelivered,
-                                                1300));
+  ASSERT_TRUE(
+      store().responses().recordAttempt((*again)[0].id, ok, DeliveryStatus::kDelivered, 1300));
   DeliveryAttempt bad;
   bad.at = 1300;
   bad.status = 500;
   bad.error = "HTTP 500";
-  ASSERT_TRUE(store().responses().recordAttempt((*again)[1].id, bad, DeliveryStatus::kFailed,
-                                                1300));
+  ASSERT_TRUE(
+      store().responses().recordAttempt((*again)[1].id, bad, DeliveryStatus::kFailed, 1300));
   // Delivered ones are never claimed again, even after any lease.
   EXPECT_TRUE(store().responses().claimDeliveries(10, 99999, 1000)->empty());
   auto replayed = store().responses().replayDelivery((*again)[1].id, 2000);
