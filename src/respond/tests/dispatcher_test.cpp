@@ -364,6 +364,54 @@ TEST_F(DispatcherTest, RealtimeEmailIsMultipartWithDeepLinkAndAuth) {
   for (const auto& del : deliveries(r.id)) EXPECT_EQ(del.status, store::DeliveryStatus::kDelivered);
 }
 
+TEST_F(DispatcherTest, EmailGoesOverStartTlsWithAuthentication) {
+  // A throwaway self-signed certificate for the SMTP server (openssl from Debian's package).
+  const std::string cert = dir_.file("cert.pem"), key = dir_.file("key.pem");
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
+      "-keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a certificate";
+  mail_dir_ = dir_.file("mail");
+  std::filesystem::create_directories(mail_dir_);
+  smtp_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+      kPython, scriptPath("smtp_sink.py"), mail_dir_, "--auth", "td:pa55", "--tls", cert, key});
+  ASSERT_GT(smtp_->port(), 0);
+  Json body = {
+      {"name", "mail"}, {"type", "email"}, {"email", {{"to_addresses", {"soc@acme.test"}}}}};
+  auto r = addResponse(body);
+  raise("r1", "h1");
+  auto o = options();
+  o.smtp->tls = SmtpConfig::Tls::kRequired;
+  o.smtp->verify_peer = false;  // self-signed
+  o.smtp->username = "td";
+  o.smtp->password = "pa55";
+  Dispatcher d(*store_, o);
+  ASSERT_TRUE(d.drain());
+  auto msgs = readMessages(mail_dir_);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_TRUE(msgs[0]["tls"]);
+  EXPECT_EQ(msgs[0]["rcpt_tos"][0], "soc@acme.test");
+  EXPECT_EQ(deliveries(r.id)[0].status, store::DeliveryStatus::kDelivered);
+}
+
+TEST_F(DispatcherTest, RequiredTlsIsNotDowngraded) {
+  startSmtp();  // offers no STARTTLS
+  Json body = {
+      {"name", "mail"}, {"type", "email"}, {"email", {{"to_addresses", {"soc@acme.test"}}}}};
+  auto r = addResponse(body);
+  raise("r1", "h1");
+  auto o = options();
+  o.smtp->tls = SmtpConfig::Tls::kRequired;
+  Dispatcher d(*store_, o);
+  ASSERT_TRUE(d.drain());
+  EXPECT_TRUE(readMessages(mail_dir_).empty());
+  auto ds = deliveries(r.id);
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_NE(ds[0].status, store::DeliveryStatus::kDelivered);
+  EXPECT_FALSE(ds[0].last_error.empty());
+}
+
 TEST_F(DispatcherTest, WrongSmtpCredentialsAreRecordedAsAFailure) {
   startSmtp("td:pa55");
   Json body = {

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """A real SMTP server (Debian's python3-aiosmtpd) for the dispatcher tests, on 127.0.0.1.
 
-Usage: smtp_sink.py OUTDIR [--auth USER:PASSWORD]
+Usage: smtp_sink.py OUTDIR [--auth USER:PASSWORD] [--tls CERT KEY]
 Prints "PORT <n>" once listening. Every message received is written to OUTDIR/<n>.json as
 {"mail_from", "rcpt_tos", "subject", "message_id", "to", "multipart", "text", "html",
 "data"} (text and html decoded from their MIME parts; data: the raw message). With --auth the server offers
-AUTH PLAIN/LOGIN (without TLS, as this is loopback) and refuses mail from unauthenticated clients.
+AUTH PLAIN/LOGIN and refuses mail from unauthenticated clients. With --tls the server offers
+STARTTLS with that certificate and refuses mail before it (require_starttls); each record then
+says "tls": true when the session was encrypted.
 """
 import email
 import email.policy
@@ -21,8 +23,17 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 outdir = sys.argv[1]
 auth = None
-if len(sys.argv) > 3 and sys.argv[2] == "--auth":
-    auth = sys.argv[3].split(":", 1)
+tls = None
+args = sys.argv[2:]
+while args:
+    if args[0] == "--auth":
+        auth = args[1].split(":", 1)
+        args = args[2:]
+    elif args[0] == "--tls":
+        tls = (args[1], args[2])
+        args = args[3:]
+    else:
+        sys.exit("unknown option " + args[0])
 lock = threading.Lock()
 counter = [0]
 
@@ -45,6 +56,7 @@ class Handler:
             "message_id": str(msg["message-id"] or ""),
             "to": str(msg["to"] or ""),
             "multipart": msg.is_multipart(),
+            "tls": session.ssl is not None,
             "text": text.get_content() if text is not None else "",
             "html": html.get_content() if html is not None else "",
             "data": raw,
@@ -69,7 +81,12 @@ port = s.getsockname()[1]
 s.close()
 kwargs = {}
 if auth:
-    kwargs = dict(authenticator=authenticator, auth_require_tls=False)
+    kwargs = dict(authenticator=authenticator, auth_require_tls=tls is not None)
+if tls:
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls[0], tls[1])
+    kwargs.update(tls_context=context, require_starttls=True)
 controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
 controller.start()
 print("PORT", port, flush=True)
