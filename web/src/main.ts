@@ -3,7 +3,7 @@
 import './style.css';
 import { api, setUnauthenticatedHandler } from './api';
 import { h, replace, select } from './dom';
-import { availableEngines, ENGINE_PAGES, intelPage, responsesPage, rulesPage, vulnerabilitiesPage, type Engine } from './pages/engines';
+import { availableEngines, ENGINE_PAGES, serverRoutes, intelPage, responsesPage, rulesPage, vulnerabilitiesPage, type Engine } from './pages/engines';
 import { loginPage } from './pages/login';
 import { overviewPage } from './pages/overview';
 import { settingsPage } from './pages/settings';
@@ -120,6 +120,8 @@ async function render(force = false): Promise<void> {
   const project = currentProject(url);
   const path = url.pathname === '/' ? '/threats' : url.pathname;
   const detail = /^\/threats\/(\d+)$/.exec(path);
+  // Tags, users and the route list load side by side; the overview then asks for its data.
+  const meta = loadedProject !== project ? Promise.all([loadTags(project).catch(() => {}), loadUsers()]) : null;
   const engines = await availableEngines();
   const engine = ENGINE_PAGES.find((e) => engines.has(e.engine) && path === e.path);
   const key = detail ? `threat:${detail[1]}` : path.startsWith('/settings') ? 'settings' : engine ? engine.engine : path === '/threats' ? 'overview' : 'missing';
@@ -129,8 +131,8 @@ async function render(force = false): Promise<void> {
   }
   current?.page.destroy();
   current = null;
-  if (loadedProject !== project) {
-    await Promise.all([loadTags(project).catch(() => {}), loadUsers()]);
+  if (meta) {
+    await meta;
     loadedProject = project;
   }
   const main = h('main', { id: 'main', tabindex: '-1' });
@@ -157,4 +159,5 @@ setUnauthenticatedHandler(() => {
     navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
 });
 onNavigate(() => void render());
+void serverRoutes(); // public: fetched while /me is asked for
 void render();
