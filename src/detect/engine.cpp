@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <hs/hs.h>
+#include <re2/filtered_re2.h>
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -18,17 +19,26 @@
 
 namespace td::detect {
 
-// ---- compiled tables -----------------------------------------------------------------------------
+// ---- compiled tables
+// -----------------------------------------------------------------------------
 
 struct Pattern {
   std::string regex;  // Hyperscan syntax, also valid RE2 syntax (used when Hyperscan refuses it)
   unsigned flags = 0;
   std::uint32_t db = 0;  // field slot, or fields.size() for keyword searches
+  // The rule group whose databases hold it (see Engine::Impl::group_dbs); kNoGroup for the
+  // patterns of rules that are never evaluated (unmapped logsource).
+  std::uint32_t group = 0;
   std::unique_ptr<RE2> fallback;
   // Whole-value literals (no wildcard, anchored both ends) skip Hyperscan: one hash lookup per
   // value answers all of them, far cheaper than a scan of a 4-byte EventID.
   bool exact = false;
-  std::string literal;  // lower-cased when caseless
+  std::string literal;              // lower-cased when caseless
+  std::uint32_t literal_chars = 0;  // fixed characters a match contains (for selectivity)
+  std::uint32_t min_len = 0;        // no shorter text can match
+  // -1: scanned with every event (a literal some rule's evaluation is triggered by); else the
+  // database, in Engine::Impl::dbs, scanned only when a rule under evaluation asks for it.
+  std::int32_t lazy_db = -1;
 };
 
 enum class CheckKind {
@@ -56,6 +66,10 @@ struct Check {
   CheckKind kind = CheckKind::kPattern;
   std::uint32_t pattern = 0;
   std::shared_ptr<const RE2> re;
+  // Literals (caseless contains patterns) of which any match of `re` contains at least one, as
+  // RE2's own prefilter finds them; empty when the regex has no such literal. The regex only
+  // runs when one of them hit, and rules made of regexes are triggered by them.
+  std::vector<std::uint32_t> prefilter;
   Cidr cidr;
   CmpOp op = CmpOp::kLt;
   double number = 0;
@@ -66,14 +80,107 @@ struct Check {
 struct Leaf {
   std::int32_t slot = -1;  // -1: keyword search over the event's keyword values
   std::vector<std::vector<std::uint32_t>> groups;  // AND of groups, OR within a group
+  // `groups` packed for evaluation, one array read instead of a check per value:
+  // [size of group 1, items..., size of group 2, items...]; an item is a pattern id (its hit
+  // decides) or kCheckBit | check index (evaluated).
+  std::vector<std::uint32_t> packed;
 };
+constexpr std::uint32_t kCheckBit = 0x80000000u;
 
 struct Node {
   enum class Kind : std::uint8_t { kAnd, kOr, kNot, kLeaf, kConst };
   Kind kind = Kind::kConst;
-  bool value = false;  // kConst
+  bool value = false;   // kConst
   std::uint32_t a = 0;  // first kid index (and/or), the child (not), the leaf (leaf)
   std::uint32_t n = 0;  // number of kids
+};
+
+// Rule groups. Rules are grouped by logsource and every group has its own per-field pattern
+// databases, so an event is only scanned for the literals of the rules its logsource routes it
+// to (a Security 4625 logon failure never meets the 1,100 process_creation rules' patterns).
+// Group 0 holds the literals of the logsource conditions themselves (scanned first, on the few
+// fields they name), group 1 the rules without a logsource, group 2 + l the rules of logsource l.
+constexpr std::uint32_t kGroupLogsource = 0;
+constexpr std::uint32_t kGroupAny = 1;
+constexpr std::uint32_t kGroupFirstLogsource = 2;
+constexpr std::uint32_t kNoGroup = UINT32_MAX;
+
+// Whole-value literals of one database: an open-addressing table probed with the value itself
+// (no lower-cased copy), ASCII case folded for caseless literals.
+class ExactTable {
+ public:
+  void build(const std::unordered_map<std::string, std::vector<std::uint32_t>>& literals,
+             bool caseless) {
+    caseless_ = caseless;
+    size_t size = 8;
+    while (size < literals.size() * 2) size *= 2;
+    slots_.assign(size, {});
+    mask_ = size - 1;
+    for (const auto& [lit, pats] : literals) {
+      const std::uint64_t h = hash(lit);
+      size_t i = h & mask_;
+      while (slots_[i].index >= 0) i = (i + 1) & mask_;
+      slots_[i] = {h, static_cast<std::int32_t>(literals_.size())};
+      literals_.push_back(lit);
+      patterns_.push_back(pats);
+    }
+  }
+  bool empty() const { return literals_.empty(); }
+  // The patterns of the literal equal to `text`, or nullptr.
+  const std::vector<std::uint32_t>* find(std::string_view text) const {
+    if (literals_.empty()) return nullptr;
+    const std::uint64_t h = hash(text);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.index < 0) return nullptr;
+      if (s.hash != h) continue;
+      const std::string& lit = literals_[static_cast<size_t>(s.index)];
+      if (lit.size() != text.size()) continue;
+      bool eq = true;
+      if (caseless_) {
+        for (size_t k = 0; k < lit.size() && eq; ++k) {
+          char c = text[k];
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+          eq = c == lit[k];
+        }
+      } else {
+        eq = std::memcmp(lit.data(), text.data(), lit.size()) == 0;
+      }
+      if (eq) return &patterns_[static_cast<size_t>(s.index)];
+    }
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::int32_t index = -1;
+  };
+  std::uint64_t hash(std::string_view s) const {
+    const std::uint64_t fold = caseless_ ? 0x2020202020202020ull : 0;
+    std::uint64_t h = s.size() * 0x9E3779B97F4A7C15ull;
+    size_t k = 0;
+    auto mixIn = [&](std::uint64_t w) {
+      h ^= w | fold;
+      h *= 0x9E3779B97F4A7C15ull;
+      h ^= h >> 29;
+    };
+    for (; k + 8 <= s.size(); k += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + k, 8);
+      mixIn(w);
+    }
+    if (k < s.size()) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, s.data() + k, s.size() - k);
+      mixIn(w);
+    }
+    return h;
+  }
+  bool caseless_ = false;
+  std::vector<Slot> slots_;
+  std::uint64_t mask_ = 0;
+  std::vector<std::string> literals_;
+  std::vector<std::vector<std::uint32_t>> patterns_;
 };
 
 struct Engine::Impl {
@@ -89,13 +196,25 @@ struct Engine::Impl {
     std::vector<std::uint32_t> fallback;  // patterns evaluated with RE2 instead
     // Exact whole-value literals: value (lower-cased for caseless) -> patterns.
     std::unordered_map<std::string, std::vector<std::uint32_t>> exact_ci, exact_cs;
-    size_t exact_max = 0;  // longest literal: longer values cannot hit
+    ExactTable exact_ci_table, exact_cs_table;  // the same, for lookups
+    size_t exact_max = 0;                       // longest literal: longer values cannot hit
+    size_t min_len = 0;  // shortest text any pattern of `db` can match: shorter ones skip it
   };
-  std::vector<Db> dbs;  // per slot, plus one for keywords
+  std::vector<Db> dbs;  // per (group, slot) that has patterns; slot fields.size() = keywords
+  std::vector<std::uint32_t> db_slot;         // db -> the slot whose values it scans
+  std::vector<std::int32_t> pattern_lazy_db;  // pattern -> Pattern::lazy_db (compact, hot)
+  // group -> slot (0 .. fields.size(), the last being keywords) -> index into dbs, or -1.
+  std::vector<std::vector<std::int32_t>> group_dbs;
+  std::vector<std::uint8_t> group_keywords;    // group -> its rules search keywords
+  std::vector<std::uint32_t> logsource_slots;  // slots the logsource conditions read
   hs_scratch_t* scratch = nullptr;
   std::vector<std::uint32_t> trigger_offsets;  // pattern -> rules whose evaluation it triggers
   std::vector<std::uint32_t> trigger_rules;
-  std::vector<std::uint32_t> always_rules;
+  // group -> rules of the group that no literal guards (evaluated whenever the group is active)
+  std::vector<std::vector<std::uint32_t>> always_rules;
+  std::vector<std::uint32_t> ls_trigger_offsets;  // pattern -> logsources it may make true
+  std::vector<std::uint32_t> ls_trigger_rules;
+  std::vector<std::uint32_t> ls_always;  // logsources no literal guards
   std::unordered_map<std::string, std::uint32_t, CaseInsensitiveHash, CaseInsensitiveEq>
       field_index;
   struct LayoutSlots {
@@ -127,7 +246,8 @@ struct CompileError : std::runtime_error {
   Position pos;
 };
 
-// ---- value encodings -----------------------------------------------------------------------------
+// ---- value encodings
+// -----------------------------------------------------------------------------
 
 std::string base64(std::string_view in) {
   static constexpr char kAlphabet[] =
@@ -136,8 +256,8 @@ std::string base64(std::string_view in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) |
-                            std::uint8_t(in[i + 2]);
+    const std::uint32_t v =
+        (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -169,8 +289,8 @@ std::vector<std::string> base64Offsets(std::string_view in) {
     padded.append(in);
     const std::string enc = base64(padded);
     const int end_off = kEnd[(in.size() + i) % 3];
-    const long end = end_off == 0 ? static_cast<long>(enc.size())
-                                  : static_cast<long>(enc.size()) + end_off;
+    const long end =
+        end_off == 0 ? static_cast<long>(enc.size()) : static_cast<long>(enc.size()) + end_off;
     if (end > static_cast<long>(kStart[i])) {
       out.push_back(enc.substr(kStart[i], static_cast<size_t>(end) - kStart[i]));
     }
@@ -265,7 +385,8 @@ bool parseNumber(std::string_view s, double& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// ---- Sigma strings -------------------------------------------------------------------------------
+// ---- Sigma strings
+// -------------------------------------------------------------------------------
 
 struct Piece {
   enum class Kind : std::uint8_t { kLit, kStar, kOne, kDash };
@@ -310,8 +431,8 @@ void markWindash(std::vector<Piece>& pieces) {
   for (size_t i = 0; i < pieces.size(); ++i) {
     Piece& p = pieces[i];
     if (p.kind != Piece::Kind::kLit || (p.c != '-' && p.c != '/')) continue;
-    const bool prev_word = i > 0 && pieces[i - 1].kind == Piece::Kind::kLit &&
-                           isWordChar(pieces[i - 1].c);
+    const bool prev_word =
+        i > 0 && pieces[i - 1].kind == Piece::Kind::kLit && isWordChar(pieces[i - 1].c);
     const bool next_word = i + 1 < pieces.size() && pieces[i + 1].kind == Piece::Kind::kLit &&
                            isWordChar(pieces[i + 1].c);
     if (!prev_word && next_word) p.kind = Piece::Kind::kDash;
@@ -329,7 +450,8 @@ void appendEscaped(std::string& out, char c) {
   }
 }
 
-// ---- logsource mapping ---------------------------------------------------------------------------
+// ---- logsource mapping
+// ---------------------------------------------------------------------------
 
 struct LogsourceMap {
   // "windows/category/process_creation" -> alternatives (OR) of items (AND)
@@ -394,7 +516,8 @@ LogsourceMap parseLogsources(std::string_view text) {
   return out;
 }
 
-// ---- the builder ---------------------------------------------------------------------------------
+// ---- the builder
+// ---------------------------------------------------------------------------------
 
 class Builder {
  public:
@@ -420,7 +543,11 @@ class Builder {
     return roots.size() == 1 ? roots[0] : combine(Node::Kind::kOr, roots);
   }
 
-  // The logsource root for a rule, or -1 when its logsource is not mapped.
+  // The group whose databases receive the patterns compiled next.
+  void setGroup(std::uint32_t group) { group_ = group; }
+
+  // The logsource root for a rule, -1 when it has no logsource (every event), kUnrouted when its
+  // logsource is not mapped (see warnUnmapped).
   std::int32_t logsource(const SigmaRule& rule) {
     const Logsource& ls = rule.logsource;
     std::vector<std::string> keys;
@@ -436,19 +563,27 @@ class Builder {
       Selection sel;
       sel.name = key;
       sel.alternatives = it->second;
+      const std::uint32_t saved_group = group_;
+      group_ = kGroupLogsource;
       const auto root = compileSelection(sel);
+      group_ = saved_group;
       const auto idx = static_cast<std::int32_t>(impl_.logsource_roots.size());
       impl_.logsource_roots.push_back(root);
       logsource_cache_[key] = idx;
       return idx;
     }
+    return kUnrouted;
+  }
+
+  void warnUnmapped(const SigmaRule& rule) {
+    const Logsource& ls = rule.logsource;
     // Evaluating it on every event would apply, say, Cisco AAA keywords to Windows events:
     // the rule loads but stays out of evaluation until its logsource is mapped.
     report_.add({DiagnosticLevel::kWarning, code::kUnmappedLogsource,
-                 "logsource " + ls.key() + " has no event mapping (src/detect/logsources.yaml); "
-                 "the rule is loaded but not evaluated",
+                 "logsource " + ls.key() +
+                     " has no event mapping (src/detect/logsources.yaml); "
+                     "the rule is loaded but not evaluated",
                  rule.file, rule.pos.line, rule.pos.column, rule.id, rule.title});
-    return kUnrouted;
   }
 
   std::uint32_t addNode(Node n) {
@@ -483,8 +618,8 @@ class Builder {
       case ConditionNode::Kind::kAllOf: {
         std::vector<std::uint32_t> children;
         for (const auto& sel : rule_->selections) {
-          const bool hit = c.name == "them" ? sel.name.empty() || sel.name[0] != '_'
-                                            : glob(c.name, sel.name);
+          const bool hit =
+              c.name == "them" ? sel.name.empty() || sel.name[0] != '_' : glob(c.name, sel.name);
           if (hit) children.push_back(selectionNode(sel));
         }
         return combine(c.kind == ConditionNode::Kind::kAllOf ? Node::Kind::kAnd : Node::Kind::kOr,
@@ -551,8 +686,11 @@ class Builder {
     Leaf leaf;
     const bool keyword = item.field.empty();
     leaf.slot = keyword ? -1 : static_cast<std::int32_t>(slot(item.field));
-    const std::uint32_t db =
-        keyword ? kKeywordDbMarker : static_cast<std::uint32_t>(leaf.slot);
+    if (keyword && group_ != kNoGroup) {
+      if (impl_.group_keywords.size() <= group_) impl_.group_keywords.resize(group_ + 1, 0);
+      impl_.group_keywords[group_] = 1;
+    }
+    const std::uint32_t db = keyword ? kKeywordDbMarker : static_cast<std::uint32_t>(leaf.slot);
     const bool all = item.has(Modifier::kAll);
     for (const auto& value : item.values) {
       std::vector<std::uint32_t> group = compileValue(item, value, db, keyword);
@@ -584,8 +722,8 @@ class Builder {
     }
     if (item.has(Modifier::kExists)) {
       Check c;
-      c.kind = (value.text == "true" || value.text == "yes") ? CheckKind::kExists
-                                                             : CheckKind::kMissing;
+      c.kind =
+          (value.text == "true" || value.text == "yes") ? CheckKind::kExists : CheckKind::kMissing;
       return {addCheck(c)};
     }
     if (item.has(Modifier::kFieldRef)) {
@@ -598,8 +736,9 @@ class Builder {
                                                      : RefMode::kEqual;
       return {addCheck(c)};
     }
-    for (auto [mod, op] : {std::pair{Modifier::kLt, CmpOp::kLt}, std::pair{Modifier::kLte, CmpOp::kLte},
-                           std::pair{Modifier::kGt, CmpOp::kGt}, std::pair{Modifier::kGte, CmpOp::kGte}}) {
+    for (auto [mod, op] :
+         {std::pair{Modifier::kLt, CmpOp::kLt}, std::pair{Modifier::kLte, CmpOp::kLte},
+          std::pair{Modifier::kGt, CmpOp::kGt}, std::pair{Modifier::kGte, CmpOp::kGte}}) {
       if (item.has(mod)) {
         Check c;
         c.kind = CheckKind::kNumber;
@@ -641,14 +780,14 @@ class Builder {
       opts.set_max_mem(8 << 20);
       auto re = std::make_shared<RE2>(expr, opts);
       if (!re->ok()) {
-        throw CompileError(code::kBadRegex,
-                           "regular expression not accepted by RE2 (" + re->error() + "): " +
-                               value.text,
-                           pos);
+        throw CompileError(
+            code::kBadRegex,
+            "regular expression not accepted by RE2 (" + re->error() + "): " + value.text, pos);
       }
       Check c;
       c.kind = CheckKind::kRegex;
       c.re = std::move(re);
+      c.prefilter = regexPrefilter(expr, opts, db);
       return {addCheck(c)};
     }
     // A string (or a number or boolean, which Sigma matches by its text).
@@ -688,15 +827,22 @@ class Builder {
         for (const auto& r : raw) {
           switch (m) {
             case Modifier::kUtf16le:
-            case Modifier::kWide: next.push_back(utf16(r, true)); break;
-            case Modifier::kUtf16be: next.push_back(utf16(r, false)); break;
-            case Modifier::kBase64: next.push_back(base64(r)); break;
+            case Modifier::kWide:
+              next.push_back(utf16(r, true));
+              break;
+            case Modifier::kUtf16be:
+              next.push_back(utf16(r, false));
+              break;
+            case Modifier::kBase64:
+              next.push_back(base64(r));
+              break;
             case Modifier::kBase64Offset: {
               auto offs = base64Offsets(r);
               next.insert(next.end(), offs.begin(), offs.end());
               break;
             }
-            default: next.push_back(r);
+            default:
+              next.push_back(r);
           }
         }
         raw = std::move(next);
@@ -714,6 +860,34 @@ class Builder {
       if (contains || ends) pieces.insert(pieces.begin(), Piece{Piece::Kind::kStar, '*'});
       if (contains || starts) pieces.push_back(Piece{Piece::Kind::kStar, '*'});
       out.push_back(stringCheck(pieces, !item.has(Modifier::kCased), db));
+    }
+    return out;
+  }
+
+  // The prefilter patterns of a regular expression (see Check::prefilter).
+  std::vector<std::uint32_t> regexPrefilter(const std::string& expr, const RE2::Options& opts,
+                                            std::uint32_t db) {
+    re2::FilteredRE2 filter(3);
+    int id = 0;
+    if (filter.Add(expr, opts, &id) != RE2::NoError) return {};
+    std::vector<std::string> atoms;
+    filter.Compile(&atoms);
+    std::vector<int> unfiltered;
+    filter.AllPotentials({}, &unfiltered);
+    if (atoms.empty() || !unfiltered.empty()) return {};
+    for (const auto& a : atoms) {
+      // Atoms are lower-cased; Hyperscan folds ASCII case only, so an atom with other
+      // characters could miss a match (İ, K): such regexes run unfiltered.
+      for (unsigned char ch : a) {
+        if (ch >= 0x80) return {};
+      }
+    }
+    std::vector<std::uint32_t> out;
+    for (const auto& a : atoms) {
+      std::vector<Piece> pieces{Piece{Piece::Kind::kStar, '*'}};
+      for (char ch : a) pieces.push_back({Piece::Kind::kLit, ch});
+      pieces.push_back(Piece{Piece::Kind::kStar, '*'});
+      out.push_back(impl_.checks[stringCheck(pieces, true, db)].pattern);
     }
     return out;
   }
@@ -738,7 +912,9 @@ class Builder {
     if (first == 0) regex += '^';
     for (size_t i = first; i < last; ++i) {
       switch (pieces[i].kind) {
-        case Piece::Kind::kLit: appendEscaped(regex, pieces[i].c); break;
+        case Piece::Kind::kLit:
+          appendEscaped(regex, pieces[i].c);
+          break;
         // Keyword values are scanned as one buffer joined by NULs: wildcards stop at a NUL so
         // that a match never spans two values.
         case Piece::Kind::kStar:
@@ -746,14 +922,19 @@ class Builder {
             regex += db == kKeywordDbMarker ? "[^\\x00]*" : ".*";
           }
           break;
-        case Piece::Kind::kOne: regex += db == kKeywordDbMarker ? "[^\\x00]" : "."; break;
-        case Piece::Kind::kDash: regex += "(?:\\x2d|\\x2f|\\xe2\\x80[\\x93\\x94\\x95])"; break;
+        case Piece::Kind::kOne:
+          regex += db == kKeywordDbMarker ? "[^\\x00]" : ".";
+          break;
+        case Piece::Kind::kDash:
+          regex += "(?:\\x2d|\\x2f|\\xe2\\x80[\\x93\\x94\\x95])";
+          break;
       }
     }
     if (last == pieces.size()) regex += "\\z";
     unsigned flags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL;
     if (caseless) flags |= HS_FLAG_CASELESS;
-    const std::string key = std::to_string(db) + ':' + std::to_string(flags) + ':' + regex;
+    const std::string key = std::to_string(group_) + ':' + std::to_string(db) + ':' +
+                            std::to_string(flags) + ':' + regex;
     std::uint32_t pattern;
     auto it = pattern_index_.find(key);
     if (it != pattern_index_.end()) {
@@ -763,6 +944,11 @@ class Builder {
       p.regex = std::move(regex);
       p.flags = flags;
       p.db = db;
+      p.group = group_;
+      for (size_t i = first; i < last; ++i) {
+        p.literal_chars += pieces[i].kind == Piece::Kind::kLit;
+        p.min_len += pieces[i].kind != Piece::Kind::kStar;
+      }
       p.exact = exact && db != kKeywordDbMarker;
       if (p.exact) p.literal = std::move(literal);
       impl_.patterns.push_back(std::move(p));
@@ -784,48 +970,79 @@ class Builder {
   std::unordered_map<std::string, std::uint32_t> pattern_index_;
   std::map<std::string, std::uint32_t> selection_nodes_;
   const SigmaRule* rule_ = nullptr;
+  std::uint32_t group_ = kGroupAny;
 };
 
-// The set of patterns of which at least one must hit for `node` to be true; nullopt when the
-// node can be true without any literal hit (negations, regexes, null checks ...).
-std::optional<std::vector<std::uint32_t>> required(const Engine::Impl& impl, std::uint32_t node) {
+// How often a pattern is likely to hit, as a guess from its shape: literals on the fields the
+// logsource conditions read (EventID, Channel) hit on every event of that kind, short values
+// (LogonType 3, '.exe') on many; long literals are rare.
+double patternCost(const Engine::Impl& impl, std::uint32_t pattern) {
+  const Pattern& p = impl.patterns[pattern];
+  if (std::binary_search(impl.logsource_slots.begin(), impl.logsource_slots.end(), p.db)) {
+    return 1000;
+  }
+  if (p.literal_chars <= 2) return 300;
+  if (p.literal_chars <= 4) return 50;
+  return p.exact ? 2 : 1;
+}
+
+struct Requirement {
+  std::vector<std::uint32_t> patterns;
+  double cost = 0;
+};
+
+// A set of patterns of which at least one must hit for `node` to be true, chosen to be the
+// least likely to hit (so that rules are evaluated as rarely as possible); nullopt when the node
+// can be true without any literal hit (negations, regexes, null checks ...).
+std::optional<Requirement> required(const Engine::Impl& impl, std::uint32_t node) {
   const Node& n = impl.nodes[node];
   switch (n.kind) {
     case Node::Kind::kConst:
-      if (!n.value) return std::vector<std::uint32_t>{};
+      if (!n.value) return Requirement{};
       return std::nullopt;
-    case Node::Kind::kNot: return std::nullopt;
+    case Node::Kind::kNot:
+      return std::nullopt;
     case Node::Kind::kLeaf: {
       const Leaf& leaf = impl.leaves[n.a];
-      std::optional<std::vector<std::uint32_t>> best;
+      std::optional<Requirement> best;
       for (const auto& group : leaf.groups) {
-        std::vector<std::uint32_t> pats;
+        Requirement req;
         bool pure = true;
         for (auto ci : group) {
-          if (impl.checks[ci].kind != CheckKind::kPattern) {
+          const Check& c = impl.checks[ci];
+          if (c.kind == CheckKind::kRegex && !c.prefilter.empty()) {
+            for (auto p : c.prefilter) {
+              req.patterns.push_back(p);
+              req.cost += patternCost(impl, p);
+            }
+            continue;
+          }
+          if (c.kind != CheckKind::kPattern) {
             pure = false;
             break;
           }
-          pats.push_back(impl.checks[ci].pattern);
+          req.patterns.push_back(c.pattern);
+          req.cost += patternCost(impl, c.pattern);
         }
-        if (pure && (!best || pats.size() < best->size())) best = std::move(pats);
+        if (pure && (!best || req.cost < best->cost)) best = std::move(req);
       }
       return best;
     }
     case Node::Kind::kAnd: {
-      std::optional<std::vector<std::uint32_t>> best;
+      std::optional<Requirement> best;
       for (std::uint32_t i = 0; i < n.n; ++i) {
         auto r = required(impl, impl.kids[n.a + i]);
-        if (r && (!best || r->size() < best->size())) best = std::move(r);
+        if (r && (!best || r->cost < best->cost)) best = std::move(r);
       }
       return best;
     }
     case Node::Kind::kOr: {
-      std::vector<std::uint32_t> all;
+      Requirement all;
       for (std::uint32_t i = 0; i < n.n; ++i) {
         auto r = required(impl, impl.kids[n.a + i]);
         if (!r) return std::nullopt;
-        all.insert(all.end(), r->begin(), r->end());
+        all.patterns.insert(all.patterns.end(), r->patterns.begin(), r->patterns.end());
+        all.cost += r->cost;
       }
       return all;
     }
@@ -835,7 +1052,8 @@ std::optional<std::vector<std::uint32_t>> required(const Engine::Impl& impl, std
 
 }  // namespace
 
-// ---- Engine --------------------------------------------------------------------------------------
+// ---- Engine
+// --------------------------------------------------------------------------------------
 
 Engine::Engine() : impl_(std::make_unique<Impl>()) {}
 Engine::~Engine() = default;
@@ -881,8 +1099,13 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
     }
     try {
       Rule r;
-      r.root = builder.compileRule(rule);
       r.logsource = builder.logsource(rule);
+      builder.setGroup(r.logsource == kUnrouted ? kNoGroup
+                       : r.logsource < 0
+                           ? kGroupAny
+                           : kGroupFirstLogsource + static_cast<std::uint32_t>(r.logsource));
+      r.root = builder.compileRule(rule);
+      if (r.logsource == kUnrouted) builder.warnUnmapped(rule);
       r.info.id = rule.id.empty() ? rule.file + "#" + rule.title : rule.id;
       r.info.title = rule.title;
       r.info.level = rule.level.empty() ? "medium" : rule.level;
@@ -979,23 +1202,99 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
     if (p.db == kKeywordDbMarker) p.db = keyword_db;
   }
 
-  // One Hyperscan database per field (plus keywords).
-  impl.dbs.resize(keyword_db + 1);
-  std::vector<std::vector<std::uint32_t>> per_db(keyword_db + 1);
+  const auto groups =
+      kGroupFirstLogsource + static_cast<std::uint32_t>(impl.logsource_roots.size());
+  impl.group_keywords.resize(groups, 0);
+  for (const Pattern& p : impl.patterns) {
+    if (p.group == kGroupLogsource &&
+        std::find(impl.logsource_slots.begin(), impl.logsource_slots.end(), p.db) ==
+            impl.logsource_slots.end()) {
+      impl.logsource_slots.push_back(p.db);
+    }
+  }
+  std::sort(impl.logsource_slots.begin(), impl.logsource_slots.end());
+
+  // Which rules each pattern hit makes worth evaluating; rules no literal guards are evaluated
+  // whenever their group is active.
+  std::vector<std::vector<std::uint32_t>> triggers(impl.patterns.size());
+  impl.always_rules.assign(groups, {});
+  for (std::uint32_t r = 0; r < engine->rules_.size(); ++r) {
+    const Rule& rule = engine->rules_[r];
+    if (rule.info.is_correlation || rule.logsource == kUnrouted) continue;
+    auto found = required(impl, rule.root);
+    auto* req = found ? &found->patterns : nullptr;
+    if (!req) {
+      impl.always_rules[rule.logsource < 0
+                            ? kGroupAny
+                            : kGroupFirstLogsource + static_cast<std::uint32_t>(rule.logsource)]
+          .push_back(r);
+      continue;
+    }
+    std::sort(req->begin(), req->end());
+    req->erase(std::unique(req->begin(), req->end()), req->end());
+    for (auto p : *req) triggers[p].push_back(r);
+  }
+  // The same for the logsource conditions.
+  std::vector<std::vector<std::uint32_t>> ls_triggers(impl.patterns.size());
+  for (std::uint32_t l = 0; l < impl.logsource_roots.size(); ++l) {
+    auto found = required(impl, impl.logsource_roots[l]);
+    auto* req = found ? &found->patterns : nullptr;
+    if (!req) {
+      impl.ls_always.push_back(l);
+      continue;
+    }
+    std::sort(req->begin(), req->end());
+    req->erase(std::unique(req->begin(), req->end()), req->end());
+    for (auto p : *req) ls_triggers[p].push_back(l);
+  }
+
+  // One Hyperscan database per (group, field) with the literals that trigger rules, scanned
+  // with every event the group applies to, and one with the others (the filters and second
+  // conditions of rules), scanned only when a triggered rule needs one of them: most events
+  // never pay for the thousands of short command-line literals of rules that did not trigger.
+  // Plus one per group for keywords. Whole-value literals are looked up, not scanned.
+  impl.group_dbs.assign(groups, std::vector<std::int32_t>(keyword_db + 1, -1));
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::int32_t> lazy_index;
+  auto newDb = [&](std::uint32_t slot) {
+    impl.dbs.emplace_back();
+    impl.db_slot.push_back(slot);
+    return static_cast<std::int32_t>(impl.dbs.size() - 1);
+  };
+  auto dbIndex = [&](std::uint32_t group, std::uint32_t slot) {
+    std::int32_t& idx = impl.group_dbs[group][slot];
+    if (idx < 0) idx = newDb(slot);
+    return static_cast<size_t>(idx);
+  };
+  std::map<std::int32_t, std::vector<std::uint32_t>> per_db;
   for (std::uint32_t i = 0; i < impl.patterns.size(); ++i) {
     Pattern& p = impl.patterns[i];
+    if (p.group == kNoGroup) continue;  // rules never evaluated
     if (p.exact) {
-      auto& d = impl.dbs[p.db];
+      auto& d = impl.dbs[dbIndex(p.group, p.db)];
       auto& table = (p.flags & HS_FLAG_CASELESS) ? d.exact_ci : d.exact_cs;
       table[p.literal].push_back(i);
       d.exact_max = std::max(d.exact_max, p.literal.size());
       continue;
     }
-    per_db[p.db].push_back(i);
+    const bool lazy = triggers[i].empty() && ls_triggers[i].empty() && p.group != kGroupLogsource &&
+                      p.db != keyword_db;
+    if (lazy) {
+      auto [it, added] = lazy_index.emplace(std::make_pair(p.group, p.db), -1);
+      if (added) it->second = newDb(p.db);
+      p.lazy_db = it->second;
+      per_db[it->second].push_back(i);
+    } else {
+      per_db[static_cast<std::int32_t>(dbIndex(p.group, p.db))].push_back(i);
+    }
   }
+  for (auto& d : impl.dbs) {
+    d.exact_ci_table.build(d.exact_ci, true);
+    d.exact_cs_table.build(d.exact_cs, false);
+  }
+  for (const auto& p : impl.patterns) impl.pattern_lazy_db.push_back(p.lazy_db);
   size_t fallbacks = 0;
-  for (std::uint32_t d = 0; d <= keyword_db; ++d) {
-    auto& pats = per_db[d];
+  for (auto& [db_index, pats] : per_db) {
+    const auto di = static_cast<size_t>(db_index);
     while (!pats.empty()) {
       std::vector<const char*> exprs;
       std::vector<unsigned> flags, ids;
@@ -1009,8 +1308,11 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
       if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
                            static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
                            &err) == HS_SUCCESS) {
-        impl.dbs[d].db = db;
-        impl.dbs[d].ids = pats;
+        impl.dbs[di].db = db;
+        impl.dbs[di].ids = pats;
+        size_t min_len = SIZE_MAX;
+        for (auto pi : pats) min_len = std::min<size_t>(min_len, impl.patterns[pi].min_len);
+        impl.dbs[di].min_len = min_len;
         break;
       }
       // Hyperscan refused a pattern: evaluate that one with RE2 and retry without it.
@@ -1032,12 +1334,12 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
         opts.set_dot_nl(true);
         opts.set_encoding(RE2::Options::EncodingLatin1);
         p.fallback = std::make_unique<RE2>(p.regex, opts);
-        impl.dbs[d].fallback.push_back(pi);
+        impl.dbs[di].fallback.push_back(pi);
         ++fallbacks;
       }
     }
-    if (impl.dbs[d].db) {
-      if (hs_alloc_scratch(impl.dbs[d].db, &impl.scratch) != HS_SUCCESS) {
+    if (impl.dbs[di].db) {
+      if (hs_alloc_scratch(impl.dbs[di].db, &impl.scratch) != HS_SUCCESS) {
         return core::fail(core::ErrorCode::kInternal, "Hyperscan scratch allocation failed");
       }
     }
@@ -1048,22 +1350,20 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
                 "", ""});
   }
 
-  // Which rules each pattern hit makes worth evaluating.
-  std::vector<std::vector<std::uint32_t>> triggers(impl.patterns.size());
-  for (std::uint32_t r = 0; r < engine->rules_.size(); ++r) {
-    const Rule& rule = engine->rules_[r];
-    if (rule.info.is_correlation || rule.logsource == kUnrouted) continue;
-    auto req = required(impl, rule.root);
-    if (!req && rule.logsource >= 0) {
-      req = required(impl, impl.logsource_roots[static_cast<size_t>(rule.logsource)]);
+  for (auto& leaf : impl.leaves) {
+    for (const auto& group : leaf.groups) {
+      leaf.packed.push_back(static_cast<std::uint32_t>(group.size()));
+      for (auto ci : group) {
+        const Check& c = impl.checks[ci];
+        leaf.packed.push_back(c.kind == CheckKind::kPattern ? c.pattern : (kCheckBit | ci));
+      }
     }
-    if (!req) {
-      impl.always_rules.push_back(r);
-      continue;
-    }
-    std::sort(req->begin(), req->end());
-    req->erase(std::unique(req->begin(), req->end()), req->end());
-    for (auto p : *req) triggers[p].push_back(r);
+  }
+
+  impl.ls_trigger_offsets.push_back(0);
+  for (const auto& t : ls_triggers) {
+    impl.ls_trigger_rules.insert(impl.ls_trigger_rules.end(), t.begin(), t.end());
+    impl.ls_trigger_offsets.push_back(static_cast<std::uint32_t>(impl.ls_trigger_rules.size()));
   }
   impl.trigger_offsets.push_back(0);
   for (const auto& t : triggers) {
@@ -1073,7 +1373,8 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
   return std::shared_ptr<const Engine>(std::move(engine));
 }
 
-// ---- Matcher -------------------------------------------------------------------------------------
+// ---- Matcher
+// -------------------------------------------------------------------------------------
 
 struct Matcher::State {
   explicit State(const Engine& e) : fields(e.fields_.size()) {}
@@ -1087,8 +1388,10 @@ struct Matcher::State {
   std::vector<std::uint8_t> ls_value;
   std::uint32_t epoch = 0;
   std::vector<std::uint32_t> candidates;
+  std::vector<std::uint32_t> active;           // the groups this event's logsources route it to
+  std::vector<std::uint32_t> db_stamp;         // epoch at which a lazy database was last scanned
+  std::vector<std::string_view> nul_keywords;  // keyword values with a NUL, scanned alone
   std::int32_t layout = -1;
-  std::string lower;     // lower-cased value for exact lookups
   std::string keywords;  // the keyword values joined by NULs, scanned at once
   const Engine::Impl* impl = nullptr;
   const std::vector<std::uint32_t>* db_ids = nullptr;
@@ -1113,8 +1416,10 @@ bool equalsCi(std::string_view a, std::string_view b) { return core::equalsIgnor
 
 bool refMatch(RefMode mode, std::string_view value, std::string_view ref) {
   switch (mode) {
-    case RefMode::kEqual: return equalsCi(value, ref);
-    case RefMode::kContains: return core::containsIgnoreCase(value, ref);
+    case RefMode::kEqual:
+      return equalsCi(value, ref);
+    case RefMode::kContains:
+      return core::containsIgnoreCase(value, ref);
     case RefMode::kStartsWith:
       return value.size() >= ref.size() && equalsCi(value.substr(0, ref.size()), ref);
     case RefMode::kEndsWith:
@@ -1134,6 +1439,7 @@ Matcher::Matcher(std::shared_ptr<const Engine> engine)
   state_->rule_stamp.assign(engine_->rules_.size(), 0);
   state_->ls_stamp.assign(impl.logsource_roots.size(), 0);
   state_->ls_value.assign(impl.logsource_roots.size(), 0);
+  state_->db_stamp.assign(impl.dbs.size(), 0);
 }
 
 Matcher::~Matcher() {
@@ -1144,14 +1450,37 @@ namespace {
 
 class Evaluator {
  public:
-  Evaluator(const Engine::Impl& impl, const EventFields& fields, const std::uint8_t* hit)
-      : impl_(impl), fields_(fields), hit_(hit) {}
+  // `scan_lazy(ctx, db)` scans the event's values with a lazy database (marking its hits).
+  using LazyScan = void (*)(void* ctx, std::int32_t db);
+  Evaluator(const Engine::Impl& impl, const EventFields& fields, const std::uint8_t* hit,
+            std::uint32_t* db_stamp, std::uint32_t epoch, LazyScan scan_lazy, void* ctx)
+      : impl_(impl),
+        fields_(fields),
+        hit_(hit),
+        db_stamp_(db_stamp),
+        epoch_(epoch),
+        scan_lazy_(scan_lazy),
+        ctx_(ctx) {}
+
+  // Whether a pattern hit this event, scanning its lazy database first when needed.
+  bool patternHit(std::uint32_t p) const {
+    if (hit_[p]) return true;
+    const std::int32_t db = impl_.pattern_lazy_db[p];
+    if (db < 0) return false;
+    if (db_stamp_[db] != epoch_) {
+      db_stamp_[db] = epoch_;
+      scan_lazy_(ctx_, db);
+    }
+    return hit_[p] != 0;
+  }
 
   bool node(std::uint32_t id) const {
     const Node& n = impl_.nodes[id];
     switch (n.kind) {
-      case Node::Kind::kConst: return n.value;
-      case Node::Kind::kNot: return !node(n.a);
+      case Node::Kind::kConst:
+        return n.value;
+      case Node::Kind::kNot:
+        return !node(n.a);
       case Node::Kind::kAnd:
         for (std::uint32_t i = 0; i < n.n; ++i) {
           if (!node(impl_.kids[n.a + i])) return false;
@@ -1162,22 +1491,29 @@ class Evaluator {
           if (node(impl_.kids[n.a + i])) return true;
         }
         return false;
-      case Node::Kind::kLeaf: return leaf(impl_.leaves[n.a]);
+      case Node::Kind::kLeaf:
+        return leaf(impl_.leaves[n.a]);
     }
     return false;
   }
 
  private:
   bool leaf(const Leaf& l) const {
-    for (const auto& group : l.groups) {
+    const std::uint32_t* p = l.packed.data();
+    const std::uint32_t* const end = p + l.packed.size();
+    while (p < end) {
+      const std::uint32_t n = *p++;
       bool any = false;
-      for (auto ci : group) {
-        if (check(impl_.checks[ci], l.slot)) {
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint32_t item = p[i];
+        if ((item & kCheckBit) ? check(impl_.checks[item & ~kCheckBit], l.slot)
+                               : patternHit(item)) {
           any = true;
           break;
         }
       }
       if (!any) return false;
+      p += n;
     }
     return true;
   }
@@ -1198,8 +1534,13 @@ class Evaluator {
 
   bool check(const Check& c, std::int32_t slot) const {
     switch (c.kind) {
-      case CheckKind::kPattern: return hit_[c.pattern] != 0;
+      case CheckKind::kPattern:
+        return patternHit(c.pattern);
       case CheckKind::kRegex:
+        if (!c.prefilter.empty() && std::none_of(c.prefilter.begin(), c.prefilter.end(),
+                                                 [&](std::uint32_t p) { return patternHit(p); })) {
+          return false;
+        }
         return anyText(slot, [&](std::string_view t) { return RE2::PartialMatch(t, *c.re); });
       case CheckKind::kCidr:
         return anyText(slot, [&](std::string_view t) { return inCidr(c.cidr, t); });
@@ -1208,14 +1549,19 @@ class Evaluator {
           double d = 0;
           if (!parseNumber(t, d)) return false;
           switch (c.op) {
-            case CmpOp::kLt: return d < c.number;
-            case CmpOp::kLte: return d <= c.number;
-            case CmpOp::kGt: return d > c.number;
-            case CmpOp::kGte: return d >= c.number;
+            case CmpOp::kLt:
+              return d < c.number;
+            case CmpOp::kLte:
+              return d <= c.number;
+            case CmpOp::kGt:
+              return d > c.number;
+            case CmpOp::kGte:
+              return d >= c.number;
           }
           return false;
         });
-      case CheckKind::kExists: return slot >= 0 && fields_.present(static_cast<std::uint32_t>(slot));
+      case CheckKind::kExists:
+        return slot >= 0 && fields_.present(static_cast<std::uint32_t>(slot));
       case CheckKind::kMissing:
         return slot >= 0 && !fields_.present(static_cast<std::uint32_t>(slot));
       case CheckKind::kNull: {
@@ -1252,6 +1598,10 @@ class Evaluator {
   const Engine::Impl& impl_;
   const EventFields& fields_;
   const std::uint8_t* hit_;
+  std::uint32_t* db_stamp_;
+  std::uint32_t epoch_;
+  LazyScan scan_lazy_;
+  void* ctx_;
 };
 
 }  // namespace
@@ -1277,31 +1627,20 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     }
   }
   if (st.layout < 0) st.layout = static_cast<std::int32_t>(engine_->layouts_.size() - 1);
-  st.fields.extract(engine_->layouts_[static_cast<size_t>(st.layout)], root);
+  st.fields.extractFields(engine_->layouts_[static_cast<size_t>(st.layout)], root);
 
-  // One scan per present field of all the literals every rule has on that field.
-  auto scan = [&](std::uint32_t db, std::string_view text) {
-    const auto& d = impl.dbs[db];
+  // Every literal of a database over one value: whole-value literals by hash lookup, the rest
+  // in one Hyperscan scan, the few Hyperscan refused on RE2.
+  auto scan = [&](const Engine::Impl::Db& d, std::string_view text) {
     if (text.size() <= d.exact_max) {
-      if (!d.exact_cs.empty()) {
-        st.lower.assign(text.begin(), text.end());
-        auto it = d.exact_cs.find(st.lower);
-        if (it != d.exact_cs.end()) {
-          for (auto pi : it->second) st.mark(pi);
-        }
+      if (const auto* pats = d.exact_cs_table.find(text)) {
+        for (auto pi : *pats) st.mark(pi);
       }
-      if (!d.exact_ci.empty()) {
-        st.lower.assign(text.begin(), text.end());
-        for (auto& ch : st.lower) {
-          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-        }
-        auto it = d.exact_ci.find(st.lower);
-        if (it != d.exact_ci.end()) {
-          for (auto pi : it->second) st.mark(pi);
-        }
+      if (const auto* pats = d.exact_ci_table.find(text)) {
+        for (auto pi : *pats) st.mark(pi);
       }
     }
-    if (d.db && st.scratch) {
+    if (d.db && st.scratch && text.size() >= d.min_len) {
       st.db_ids = &d.ids;
       hs_scan(d.db, text.data(), static_cast<unsigned>(text.size()), 0, st.scratch, onMatch, &st);
     }
@@ -1309,39 +1648,87 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
       if (!st.hit[pi] && RE2::PartialMatch(text, *impl.patterns[pi].fallback)) st.mark(pi);
     }
   };
-  const auto nfields = static_cast<std::uint32_t>(engine_->fields_.size());
-  // Only the fields present in the event (a few dozen), not every field some rule names.
-  for (const std::uint32_t s : st.fields.presentSlots()) {
-    const auto& d = impl.dbs[s];
-    if (!d.db && d.fallback.empty() && d.exact_max == 0 && d.exact_ci.empty() &&
-        d.exact_cs.empty()) {
-      continue;
-    }
+  auto scanSlot = [&](std::uint32_t group, std::uint32_t s) {
+    const std::int32_t di = impl.group_dbs[group][s];
+    if (di < 0) return;
+    const auto& d = impl.dbs[static_cast<size_t>(di)];
     for (const auto& v : st.fields.values(s)) {
-      if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject) scan(s, v.text);
+      if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject) scan(d, v.text);
+    }
+  };
+  if (++st.epoch == 0) {
+    std::fill(st.rule_stamp.begin(), st.rule_stamp.end(), 0);
+    std::fill(st.ls_stamp.begin(), st.ls_stamp.end(), 0);
+    std::fill(st.db_stamp.begin(), st.db_stamp.end(), 0);
+    st.epoch = 1;
+  }
+  auto scanLazy = [&](std::int32_t di) {
+    const auto& d = impl.dbs[static_cast<size_t>(di)];
+    for (const auto& v : st.fields.values(impl.db_slot[static_cast<size_t>(di)])) {
+      if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject) scan(d, v.text);
+    }
+  };
+  Evaluator eval(
+      impl, st.fields, st.hit.data(), st.db_stamp.data(), st.epoch,
+      [](void* ctx, std::int32_t db) { (*static_cast<decltype(scanLazy)*>(ctx))(db); }, &scanLazy);
+  if (!impl.group_keywords.empty() && impl.group_keywords[kGroupLogsource]) {
+    st.fields.collectKeywordValues();
+  }
+
+  // 1. Route: the literals of the logsource conditions (Channel, EventID ...), then the
+  // conditions those hits may make true, and those no literal guards.
+  for (const std::uint32_t s : impl.logsource_slots) {
+    if (st.fields.present(s)) scanSlot(kGroupLogsource, s);
+  }
+  st.active.clear();
+  st.active.push_back(kGroupAny);
+  auto routeTo = [&](std::uint32_t l) {
+    if (st.ls_stamp[l] == st.epoch) return;
+    st.ls_stamp[l] = st.epoch;
+    st.ls_value[l] = eval.node(impl.logsource_roots[l]) ? 1 : 0;
+    if (st.ls_value[l]) st.active.push_back(kGroupFirstLogsource + l);
+  };
+  for (auto p : st.hit_list) {
+    for (auto i = impl.ls_trigger_offsets[p]; i < impl.ls_trigger_offsets[p + 1]; ++i) {
+      routeTo(impl.ls_trigger_rules[i]);
     }
   }
-  if (impl.dbs[nfields].db || !impl.dbs[nfields].fallback.empty()) {
+  for (auto l : impl.ls_always) routeTo(l);
+  const size_t routing_hits = st.hit_list.size();
+
+  // 2. One scan per present field and active group of all the literals the group's rules have
+  // on that field: only the fields present in the event, only the rules it is routed to.
+  const auto nfields = static_cast<std::uint32_t>(engine_->fields_.size());
+  bool keywords = false;
+  for (auto g : st.active) keywords |= impl.group_keywords[g] != 0;
+  for (const std::uint32_t s : st.fields.presentSlots()) {
+    for (auto g : st.active) scanSlot(g, s);
+  }
+  if (keywords) {
+    st.fields.collectKeywordValues();
     st.keywords.clear();
+    st.nul_keywords.clear();
     for (auto t : st.fields.keywordValues()) {
       if (t.find('\0') != std::string_view::npos) {
-        scan(nfields, t);  // a NUL inside a value: scan it alone
+        st.nul_keywords.push_back(t);  // a NUL inside a value: scanned alone
       } else {
         st.keywords.append(t);
         st.keywords += '\0';
       }
     }
-    if (!st.keywords.empty()) scan(nfields, st.keywords);
+    for (auto g : st.active) {
+      const std::int32_t di = impl.group_dbs[g][nfields];
+      if (di < 0) continue;
+      const auto& d = impl.dbs[static_cast<size_t>(di)];
+      for (auto t : st.nul_keywords) scan(d, t);
+      if (!st.keywords.empty()) scan(d, st.keywords);
+    }
   }
 
-  // Candidate rules: those a hit literal may make true, and those no literal guards.
-  if (++st.epoch == 0) {
-    std::fill(st.rule_stamp.begin(), st.rule_stamp.end(), 0);
-    std::fill(st.ls_stamp.begin(), st.ls_stamp.end(), 0);
-    st.epoch = 1;
-  }
+  // 3. Candidate rules: those a hit literal may make true, and those no literal guards.
   st.candidates.clear();
-  for (auto p : st.hit_list) {
+  for (size_t h = routing_hits; h < st.hit_list.size(); ++h) {
+    const auto p = st.hit_list[h];
     for (auto i = impl.trigger_offsets[p]; i < impl.trigger_offsets[p + 1]; ++i) {
       const auto r = impl.trigger_rules[i];
       if (st.rule_stamp[r] != st.epoch) {
@@ -1350,19 +1737,17 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
       }
     }
   }
-  st.candidates.insert(st.candidates.end(), impl.always_rules.begin(), impl.always_rules.end());
+  for (auto g : st.active) {
+    st.candidates.insert(st.candidates.end(), impl.always_rules[g].begin(),
+                         impl.always_rules[g].end());
+  }
   std::sort(st.candidates.begin(), st.candidates.end());
 
-  Evaluator eval(impl, st.fields, st.hit.data());
   for (auto r : st.candidates) {
     const auto& rule = engine_->rules_[r];
     if (rule.logsource >= 0) {
       const auto ls = static_cast<size_t>(rule.logsource);
-      if (st.ls_stamp[ls] != st.epoch) {
-        st.ls_stamp[ls] = st.epoch;
-        st.ls_value[ls] = eval.node(impl.logsource_roots[ls]) ? 1 : 0;
-      }
-      if (!st.ls_value[ls]) continue;
+      if (st.ls_stamp[ls] != st.epoch || !st.ls_value[ls]) continue;
     }
     ++stats_.rules_evaluated;
     if (eval.node(rule.root)) matches.push_back(r);
@@ -1405,7 +1790,8 @@ core::TimeMs Matcher::time() const {
 core::TimeMs parseEventTime(std::string_view t) {
   t = core::trim(t);
   if (t.empty()) return 0;
-  if (std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (std::all_of(t.begin(), t.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     std::int64_t v = 0;
     std::from_chars(t.data(), t.data() + t.size(), v);
     return v > 100'000'000'000 ? v : v * 1000;

@@ -13,6 +13,56 @@ inline unsigned char lowerAscii(unsigned char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c;
 }
 
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+constexpr std::uint64_t kSpaces = 0x2020202020202020ull;
+
+inline bool hasSpace(std::uint64_t w) {
+  const std::uint64_t x = w ^ kSpaces;
+  return ((x - kOnes) & ~x & kHighs) != 0;
+}
+
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
+  h ^= w;
+  h *= 0x9E3779B97F4A7C15ull;
+  return h ^ (h >> 29);
+}
+
+// A key without its spaces (Sigma's ThreatName is Windows Defender's "Threat Name"): the key
+// itself unless it has one, else a copy in `buf` (truncated at 256 bytes).
+std::string_view withoutSpaces(std::string_view key, char (&buf)[256]) {
+  size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, key.data() + i, 8);
+    if (hasSpace(w)) break;
+  }
+  if (std::memchr(key.data() + i, ' ', key.size() - i) == nullptr) return key;
+  size_t n = 0;
+  for (char c : key) {
+    if (c != ' ' && n < sizeof buf) buf[n++] = c;
+  }
+  return {buf, n};
+}
+
+// A hash of a space-free key that ignores ASCII case (bit 5 set on every byte), eight bytes at
+// a time.
+std::uint64_t keyHash(std::string_view key) {
+  std::uint64_t h = key.size();
+  size_t k = 0;
+  for (; k + 8 <= key.size(); k += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, key.data() + k, 8);
+    h = mix(h, w | kSpaces);
+  }
+  if (k < key.size()) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, key.data() + k, key.size() - k);
+    h = mix(h, w | kSpaces);
+  }
+  return h;
+}
+
 }  // namespace
 
 size_t CaseInsensitiveHash::operator()(std::string_view s) const noexcept {
@@ -40,7 +90,8 @@ bool CaseInsensitiveEq::operator()(std::string_view a, std::string_view b) const
   }
 }
 
-// ---- EventLayout ---------------------------------------------------------------------------------
+// ---- EventLayout
+// ---------------------------------------------------------------------------------
 
 EventLayout::EventLayout(FieldMap map, const std::vector<std::string>& fields, bool want_keywords)
     : map_(std::move(map)) {
@@ -76,6 +127,50 @@ EventLayout::EventLayout(FieldMap map, const std::vector<std::string>& fields, b
       for (const auto& key : p) n = child(n, key);
       nodes_[n].keywords = true;
     }
+  }
+  buildTables();
+}
+
+void EventLayout::buildTables() {
+  for (auto& node : nodes_) {
+    node.table.clear();
+    node.keys.clear();
+    if (node.children.empty()) continue;
+    size_t size = 4;
+    while (size < node.children.size() * 2) size *= 2;
+    node.table.assign(size, {});
+    node.mask = size - 1;
+    for (const auto& [key, id] : node.children) {
+      char buf[256];
+      std::string normal(withoutSpaces(key, buf));
+      for (auto& c : normal) c = static_cast<char>(lowerAscii(static_cast<unsigned char>(c)));
+      const std::uint64_t h = keyHash(normal);
+      size_t i = h & node.mask;
+      while (node.table[i].child >= 0) i = (i + 1) & node.mask;
+      node.table[i] = {h, static_cast<std::int32_t>(id),
+                       static_cast<std::uint32_t>(node.keys.size())};
+      node.keys.push_back(std::move(normal));
+    }
+  }
+}
+
+std::int32_t EventLayout::find(const Node& node, std::string_view key) const {
+  if (node.table.empty()) return -1;
+  char buf[256];
+  key = withoutSpaces(key, buf);
+  const std::uint64_t h = keyHash(key);
+  for (size_t i = h & node.mask;; i = (i + 1) & node.mask) {
+    const Node::Entry& e = node.table[i];
+    if (e.child < 0) return -1;
+    if (e.hash != h) continue;
+    const std::string& known = node.keys[e.key];
+    if (known.size() != key.size()) continue;
+    size_t k = 0;
+    while (k < key.size() &&
+           lowerAscii(static_cast<unsigned char>(key[k])) == static_cast<unsigned char>(known[k])) {
+      ++k;
+    }
+    if (k == key.size()) return e.child;
   }
 }
 
@@ -114,7 +209,8 @@ bool EventLayout::fits(simdjson::dom::element root) const {
     bool ok = true;
     for (const auto& key : path) {
       simdjson::dom::object obj;
-      if (cur.get_object().get(obj) != simdjson::SUCCESS || obj[key].get(cur) != simdjson::SUCCESS) {
+      if (cur.get_object().get(obj) != simdjson::SUCCESS ||
+          obj[key].get(cur) != simdjson::SUCCESS) {
         ok = false;
         break;
       }
@@ -124,7 +220,8 @@ bool EventLayout::fits(simdjson::dom::element root) const {
   return false;
 }
 
-// ---- EventFields ---------------------------------------------------------------------------------
+// ---- EventFields
+// ---------------------------------------------------------------------------------
 
 EventFields::EventFields(size_t slot_count) : slots_(slot_count) {
   chunks_.push_back(std::make_unique<char[]>(kChunkSize));
@@ -137,6 +234,8 @@ void EventFields::reset() {
   }
   touched_.clear();
   keywords_.clear();
+  keyword_roots_.clear();
+  keywords_collected_ = false;
   chunk_index_ = 0;
   chunk_used_ = 0;
 }
@@ -271,38 +370,50 @@ void EventFields::walk(const EventLayout& layout, std::uint32_t node_id,
                        simdjson::dom::element value, bool keywords, int depth) {
   if (depth > kMaxDepth) return;
   const EventLayout::Node& node = layout.nodes_[node_id];
-  keywords = keywords || node.keywords;
-  simdjson::dom::object obj;
-  if (value.get_object().get(obj) != simdjson::SUCCESS) {
-    if (keywords) collectKeywords(value, depth);
-    return;
+  if (node.keywords && !keywords) {
+    // Every scalar below is a keyword value, in document order: note the subtree, collect it
+    // when asked (collectKeywordValues), and walk on only for the fields rules name.
+    keyword_roots_.emplace_back(value, depth);
+    keywords = true;
   }
+  simdjson::dom::object obj;
+  if (value.get_object().get(obj) != simdjson::SUCCESS) return;
   for (auto field : obj) {
     bool visited = false;
     auto visit = [&](std::uint32_t child_id) {
       const EventLayout::Node& c = layout.nodes_[child_id];
       if (!c.slots.empty()) assign(c, field.value, layout.map_.text_key);
-      if (!c.children.empty() || c.wildcard >= 0 || c.keywords || keywords) {
+      if (!c.children.empty() || c.wildcard >= 0 || c.keywords) {
         if (field.value.type() == simdjson::dom::element_type::OBJECT) {
           walk(layout, child_id, field.value, keywords, depth + 1);
-        } else if (keywords || c.keywords) {
-          collectKeywords(field.value, depth + 1);
+        } else if (c.keywords && !keywords) {
+          keyword_roots_.emplace_back(field.value, depth + 1);
         }
       }
       visited = true;
     };
-    if (!node.children.empty()) {
-      auto it = node.children.find(field.key);
-      if (it != node.children.end()) visit(it->second);
+    if (!node.table.empty()) {
+      const std::int32_t c = layout.find(node, field.key);
+      if (c >= 0) visit(static_cast<std::uint32_t>(c));
     }
     if (node.wildcard >= 0 && !visited) visit(static_cast<std::uint32_t>(node.wildcard));
-    if (!visited && keywords) collectKeywords(field.value, depth + 1);
   }
 }
 
-void EventFields::extract(const EventLayout& layout, simdjson::dom::element root) {
+void EventFields::extractFields(const EventLayout& layout, simdjson::dom::element root) {
   reset();
   walk(layout, 0, root, false, 0);
+}
+
+void EventFields::collectKeywordValues() {
+  if (keywords_collected_) return;
+  keywords_collected_ = true;
+  for (const auto& [root, depth] : keyword_roots_) collectKeywords(root, depth);
+}
+
+void EventFields::extract(const EventLayout& layout, simdjson::dom::element root) {
+  extractFields(layout, root);
+  collectKeywordValues();
 }
 
 }  // namespace td::detect

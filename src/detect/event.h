@@ -56,12 +56,23 @@ class EventLayout {
  private:
   friend class EventFields;
   struct Node {
-    std::unordered_map<std::string, std::uint32_t, CaseInsensitiveHash, CaseInsensitiveEq>
-        children;
+    std::unordered_map<std::string, std::uint32_t, CaseInsensitiveHash, CaseInsensitiveEq> children;
     std::int32_t wildcard = -1;
     std::vector<std::pair<std::uint32_t, std::uint16_t>> slots;  // (slot, rank: lower wins)
-    bool keywords = false;  // collect every scalar below
+    bool keywords = false;                                       // collect every scalar below
+    // `children` as an open-addressing table for the per-event lookups (see find()).
+    struct Entry {
+      std::uint64_t hash = 0;
+      std::int32_t child = -1;
+      std::uint32_t key = 0;  // index into keys: the key lower-cased, without spaces
+    };
+    std::vector<Entry> table;
+    std::vector<std::string> keys;
+    std::uint64_t mask = 0;
   };
+  // The child of `node` for an event key, or -1.
+  std::int32_t find(const Node& node, std::string_view key) const;
+  void buildTables();
   std::uint32_t child(std::uint32_t node, const std::string& key);
   void insert(const FieldPath& path, size_t from, std::uint32_t slot, std::uint16_t rank);
 
@@ -75,8 +86,13 @@ class EventFields {
   EventFields(const EventFields&) = delete;
   EventFields& operator=(const EventFields&) = delete;
 
-  // Extracts the fields of one event. Never throws; malformed parts are skipped.
+  // Extracts the fields of one event, keyword values included. Never throws; malformed parts
+  // are skipped.
   void extract(const EventLayout& layout, simdjson::dom::element root);
+  // The same without the keyword values: only where they are is noted, and
+  // collectKeywordValues() gathers them when some rule needs them (most events need none).
+  void extractFields(const EventLayout& layout, simdjson::dom::element root);
+  void collectKeywordValues();
 
   std::span<const FieldValue> values(std::uint32_t slot) const {
     return slot < slots_.size() ? std::span<const FieldValue>(slots_[slot].values)
@@ -111,6 +127,8 @@ class EventFields {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> touched_;
   std::vector<std::string_view> keywords_;
+  std::vector<std::pair<simdjson::dom::element, int>> keyword_roots_;  // where, and depth
+  bool keywords_collected_ = false;
   // Text of numbers: fixed-size chunks so that views into them stay valid while more are added.
   std::vector<std::unique_ptr<char[]>> chunks_;
   size_t chunk_used_ = 0;
