@@ -11,6 +11,8 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(YAMLCPP REQUIRED IMPORTED_TARGET yaml-cpp)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+# Reports render natively (PDF, PNG, SVG) with cairo, text laid out by pango.
+pkg_check_modules(PANGOCAIRO REQUIRED IMPORTED_TARGET pangocairo cairo)
 find_package(simdjson REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(fmt REQUIRED)

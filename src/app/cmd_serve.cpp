@@ -12,6 +12,10 @@
 #include "app/demo.h"
 #include "server/routes_ingest.h"
 #include "server/server.h"
+#ifdef TD_WITH_REPORT_ROUTES
+#include "report/scheduler.h"
+#include "server/routes_reports.h"
+#endif
 #include "triage/service.h"
 #include "triage/threat_sink.h"
 #ifdef TD_WITH_RULES
@@ -143,6 +147,12 @@ void serve(const ServeOptions& o) {
   pipeline.addProcessor(&sigma);
 #endif
   server::Server server(*store, triage, options);
+#ifdef TD_WITH_REPORT_ROUTES
+  server::addReportRoutes(server);
+  // Scheduled reports: due slots run once (missed ones once on start). No e-mail delivery is wired
+  // yet, so runs render and are recorded as failed with a message saying so.
+  report::ReportScheduler report_scheduler(*store, nullptr);
+#endif
   server::addIngestRoutes(server, pipeline);
 #ifdef TD_WITH_RULES
   server::addRuleRoutes(server, rules);
@@ -154,6 +164,9 @@ void serve(const ServeOptions& o) {
   server::addVulnRoutes(server, vuln);
 #endif
   int bound = orFail(server.start());
+#ifdef TD_WITH_REPORT_ROUTES
+  report_scheduler.start();
+#endif
 #ifdef TD_WITH_RULES
   rules.start();  // flushes hit counts; reloads when the store's rules change (CLI installs)
 #endif
@@ -176,6 +189,9 @@ void serve(const ServeOptions& o) {
   spdlog::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   // Requests in flight finish; every change they acknowledged is committed by then.
   server.stop();
+#ifdef TD_WITH_REPORT_ROUTES
+  report_scheduler.stop();  // a run in progress finishes and is recorded
+#endif
 #ifdef TD_WITH_RULES
   rules.stop();
 #endif

@@ -19,6 +19,9 @@
 #ifdef TD_WITH_VULN
 #include "app/cmd_vuln.h"
 #endif
+#ifdef TD_WITH_REPORT
+#include "app/cmd_report.h"
+#endif
 #ifdef TD_WITH_RESPOND
 #include "app/cmd_respond.h"
 #endif
@@ -49,6 +52,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef TD_WITH_VULN
   td::app::registerVulnCommands(app);
+#endif
+#ifdef TD_WITH_REPORT
+  td::app::registerReportCommands(app);
 #endif
 #ifdef TD_WITH_RESPOND
   td::app::registerRespondCommands(app);

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/threat.h"
 #include "store/query.h"
+#include "store/report_store.h"
 #include "store/rule_store.h"
 #include "store/response_store.h"
 #include "store/types.h"
@@ -148,6 +149,7 @@ class Store {
   virtual RuleStore& rules() = 0;  // detect: rule groups, rules, actions, hit counts
   virtual ResponseStore& responses() = 0;
   virtual VulnStore& vuln() = 0;  // vuln: assets, SBOMs, advisories, findings
+  virtual ReportStore& reports() = 0;  // report: definitions, schedules, runs, aggregates
 };
 
 // Opens a store from a URL: "sqlite:PATH" (created and migrated when missing). PostgreSQL

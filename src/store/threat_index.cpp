@@ -483,6 +483,40 @@ void ThreatIndex::page(const std::vector<std::uint8_t>& sel, const IndexPageRequ
   }
 }
 
+void ThreatIndex::scan(const IndexFilter& filter,
+                       const std::function<void(const IndexRow&)>& row) const {
+  std::shared_lock lock(mu_);
+  const Matcher m = compile(filter);
+  if (m.nothing) return;
+  std::vector<std::uint8_t> sel;
+  select(m, sel);
+  const std::uint8_t* f = flags_.data();
+  IndexRow out;
+  for (size_t r = 0; r < sel.size(); ++r) {
+    if (!sel[r] || !m.full_flags_ok[f[r] & 31]) continue;
+    out.id = id_[r];
+    out.project_id = project_[r];
+    out.score = score_[r];
+    out.severity = static_cast<core::Severity>(f[r] & kSeverityMask);
+    out.kind = (f[r] & kKindBit) ? core::ThreatKind::kThreat : core::ThreatKind::kSignal;
+    out.closed = (f[r] & kClosedBit) != 0;
+    out.state_id = state_[r];
+    out.group_id = group_[r];
+    out.outcome_id = outcome_[r];
+    out.owner_id = owner_[r];
+    out.source = sources_.values[source_[r]];
+    out.entity_group = entity_groups_.values[entity_group_[r]];
+    out.host = hosts_.values[host_[r]];
+    out.entity_type = entity_types_.values[entity_type_[r]];
+    out.entity_value = entity_values_.values[entity_value_[r]];
+    out.rule_id = rule_ids_.values[rule_id_[r]];
+    out.name = names_.values[name_[r]];
+    out.created_at = created_[r];
+    out.last_seen = last_seen_[r];
+    row(out);
+  }
+}
+
 IndexPage ThreatIndex::list(const IndexFilter& filter, const IndexPageRequest& request) const {
   std::shared_lock lock(mu_);
   IndexPage out;

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -138,6 +139,9 @@ class ThreatIndex {
 
   IndexPage list(const IndexFilter& filter, const IndexPageRequest& page) const;
   IndexOverview overview(const IndexFilter& filter, const IndexOverviewRequest& request) const;
+  // Calls `row` for every threat passing the whole filter, in no particular order, under the
+  // reader lock (the string views point into the index: copy what must outlive the call).
+  void scan(const IndexFilter& filter, const std::function<void(const IndexRow&)>& row) const;
   // Threats per state id and severity, all projects.
   std::unordered_map<TagId, std::array<std::int64_t, core::kSeverityCount>> countsByState() const;
 

@@ -1571,6 +1571,15 @@ Status SqliteStore::exportThreats(const ThreatFilter& filter, const PageRequest&
   }
 }
 
+Status SqliteStore::scanIndex(const ThreatFilter& filter,
+                              const std::function<void(const IndexRow&)>& row) {
+  TD_CHECK(refreshIndex());
+  TD_TRY(c, reader());
+  TD_TRY(f, resolveFilter(*c, filter));
+  index_.scan(f, row);
+  return {};
+}
+
 Result<std::vector<std::pair<std::string, std::array<std::int64_t, core::kSeverityCount>>>>
 SqliteStore::countsByStateAndSeverity() {
   TD_CHECK(refreshIndex());
