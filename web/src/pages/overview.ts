@@ -726,7 +726,7 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
       const failures = r.failed.slice(0, 5).map((f) => `#${f.id}: ${f.error.message}${f.error.field ? ` (${f.error.field})` : ''}`);
       showResult(`${bulkSummary(r)}${failures.length ? ' ' + failures.join('; ') : ''}`, r.failed.length > 0);
       allMatching = false;
-      await loadPage(true);
+      await loadPage(true, false, true);
     } catch (e) {
       showResult(`Nothing changed: ${errorText(e)}`, true);
     } finally {
@@ -746,7 +746,7 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
   }
 
   /** Loads the overview (counts, charts, first page) and, past page one, the current page. */
-  async function loadPage(quiet: boolean, listOnly = false): Promise<void> {
+  async function loadPage(quiet: boolean, listOnly = false, pruneSelection = false): Promise<void> {
     controller?.abort();
     const ctl = new AbortController();
     controller = ctl;
@@ -773,9 +773,12 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
       page = p;
       if (chartsChanged) renderCharts(o);
       if (o.by_source.map((s) => s.name).join() !== hadSources && document.activeElement?.closest('form') !== filterForm) renderFilterForm();
-      // Rows that left the page leave the selection too; the rest stays selected.
-      const visible = new Set(p.items.map((t) => t.id));
-      for (const id of [...selection]) if (!visible.has(id)) selection.delete(id);
+      // A background refresh keeps the selection even when new threats push a selected row to
+      // the next page; after an action, rows that left the view leave the selection.
+      if (!quiet || pruneSelection) {
+        const visible = new Set(p.items.map((t) => t.id));
+        for (const id of [...selection]) if (!visible.has(id)) selection.delete(id);
+      }
       const added = patchRows();
       if (added > 0) live.textContent = `${added} new or changed threat${added === 1 ? '' : 's'}`;
       renderPager();
