@@ -313,7 +313,7 @@ test('a threat created through the API appears without a reload, keeping the sel
   await screenshot(page, 'live-update');
 });
 
-test('a viewer sees threats but is offered no changes', async () => {
+test('a viewer sees threats but is offered no changes, and signs out', async () => {
   const email = `viewer${Date.now()}@demo.local`;
   const pw = 'viewer-password-123';
   await apiAs(page, 'POST', '/api/v1/users', { email, role: 'readonly', password: pw });
@@ -336,6 +336,12 @@ test('a viewer sees threats but is offered no changes', async () => {
     data: JSON.stringify({ state: 'In Progress' }),
   });
   assert.equal(res.status(), 403);
+  // Signing out ends the session: the API answers 401 and the UI asks to sign in again.
+  await viewer.getByRole('button', { name: 'Sign out' }).click();
+  await viewer.waitForURL(/\/login/);
+  assert.equal((await viewer.request.get(`${base}/api/v1/me`)).status(), 401);
+  await viewer.goto(`${base}/threats`);
+  await viewer.waitForURL(/\/login\?next=/);
   await viewerContext.close();
 });
 
