@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -143,24 +144,17 @@ class Context {
     const TimeMs since = std::min(range_.prev_from, range_.from);
     auto closed = store_.reports().closedSince(since);
     if (!closed) return fail(closed.error());
-    for (const auto& c : *closed) closed_at_[c.threat_id] = c.at;
+    // Ids are dense sequence numbers: a vector by id beats a hash map on every row of a scan.
+    for (const auto& c : *closed) put(closed_at_, c.threat_id, c.at);
     auto acks = store_.reports().firstAcknowledgements(since);
     if (!acks) return fail(acks.error());
-    for (const auto& a : *acks) acked_at_[a.threat_id] = a.at;
+    for (const auto& a : *acks) put(acked_at_, a.threat_id, a.at);
     times_loaded_ = true;
     return {};
   }
 
-  std::optional<TimeMs> closedAt(store::ThreatId id) const {
-    auto it = closed_at_.find(id);
-    if (it == closed_at_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::optional<TimeMs> ackedAt(store::ThreatId id) const {
-    auto it = acked_at_.find(id);
-    if (it == acked_at_.end()) return std::nullopt;
-    return it->second;
-  }
+  std::optional<TimeMs> closedAt(store::ThreatId id) const { return get(closed_at_, id); }
+  std::optional<TimeMs> ackedAt(store::ThreatId id) const { return get(acked_at_, id); }
 
   bool openAt(const IndexRow& r, TimeMs t) const {
     if (r.created_at >= t) return false;
@@ -287,7 +281,61 @@ class Context {
   std::unordered_map<store::TagId, std::string> tag_names_;
   std::unordered_map<store::TagId, int> tag_order_;
   std::unordered_map<store::UserId, std::string> user_names_;
-  std::unordered_map<store::ThreatId, TimeMs> closed_at_, acked_at_;
+  static constexpr TimeMs kNone = LLONG_MIN;
+  static void put(std::vector<TimeMs>& v, store::ThreatId id, TimeMs at) {
+    if (id <= 0 || id > (1LL << 32)) return;
+    if (static_cast<size_t>(id) >= v.size()) v.resize(static_cast<size_t>(id) + 1, kNone);
+    v[static_cast<size_t>(id)] = at;
+  }
+  static std::optional<TimeMs> get(const std::vector<TimeMs>& v, store::ThreatId id) {
+    if (id <= 0 || static_cast<size_t>(id) >= v.size() || v[static_cast<size_t>(id)] == kNone)
+      return std::nullopt;
+    return v[static_cast<size_t>(id)];
+  }
+  std::vector<TimeMs> closed_at_, acked_at_;  // by threat id; kNone: unknown
+};
+
+// Dimension values of rows as numbers (tag ids, enums, or the address of the read model's interned
+// string), turned into labels once per distinct value: a scan over a million rows allocates
+// nothing per row.
+class Labeler {
+ public:
+  Labeler(const Context& ctx, Dimension d) : ctx_(ctx), d_(d) {}
+
+  std::uint64_t key(const IndexRow& r) {
+    std::uint64_t k = 0;
+    auto text = [](std::string_view v) { return reinterpret_cast<std::uintptr_t>(v.data()); };
+    switch (d_) {
+      case Dimension::kGroup: k = static_cast<std::uint64_t>(r.group_id); break;
+      case Dimension::kSeverity: k = static_cast<std::uint64_t>(r.severity); break;
+      case Dimension::kSource: k = text(r.source); break;
+      case Dimension::kState: k = static_cast<std::uint64_t>(r.state_id); break;
+      case Dimension::kOutcome: k = static_cast<std::uint64_t>(r.outcome_id); break;
+      case Dimension::kOwner: k = static_cast<std::uint64_t>(r.owner_id); break;
+      case Dimension::kHost: k = text(r.host); break;
+      case Dimension::kEntityGroup: k = text(r.entity_group); break;
+      case Dimension::kRule: k = text(r.rule_id); break;
+      case Dimension::kKind: k = static_cast<std::uint64_t>(r.kind); break;
+      case Dimension::kTime: return 0;
+    }
+    if (labels_.find(k) == labels_.end()) {
+      labels_.emplace(k, ctx_.label(r, d_));
+      if (auto rank = ctx_.rank(r, d_)) ranks_[k] = *rank;
+    }
+    return k;
+  }
+  const std::string& label(std::uint64_t k) const { return labels_.at(k); }
+  std::optional<int> rank(std::uint64_t k) const {
+    auto it = ranks_.find(k);
+    if (it == ranks_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  const Context& ctx_;
+  Dimension d_;
+  std::unordered_map<std::uint64_t, std::string> labels_;
+  std::unordered_map<std::uint64_t, int> ranks_;
 };
 
 bool needsTimes(const Widget& w) {
@@ -318,14 +366,39 @@ struct Accumulator {
   }
 };
 
-core::Status runKpi(Context& ctx, WidgetData& out) {
+struct KpiPeriod {
+  std::int64_t open = 0, fresh = 0, closed = 0, fp = 0;
+  Accumulator mtta, mttr;
+};
+// Every KPI figure of both periods for one filter: KPI tiles that share a filter share one scan.
+using KpiCache = std::map<std::string, std::pair<KpiPeriod, KpiPeriod>>;
+
+std::string filterKey(const store::ThreatFilter& f) {
+  std::string k;
+  auto list = [&](const std::vector<std::string>& v) {
+    for (const auto& s : v) k += s + '\x1f';
+    k += '\x1e';
+  };
+  list(f.groups);
+  list(f.states);
+  list(f.sources);
+  list(f.owners);
+  for (auto s : f.severities) k += static_cast<char>('0' + static_cast<int>(s));
+  k += '\x1e';
+  for (auto s : f.kinds) k += static_cast<char>('0' + static_cast<int>(s));
+  k += '\x1e' + f.entity + '\x1e' + f.host + '\x1e' + f.text + '\x1e';
+  k += f.open ? (*f.open ? "o" : "c") : "-";
+  return k;
+}
+
+core::Status runKpi(Context& ctx, WidgetData& out, KpiCache& cache) {
   const Widget& w = out.widget;
   const auto& r = ctx.range();
-  struct Period {
-    std::int64_t open = 0, fresh = 0, closed = 0, fp = 0;
-    Accumulator mtta, mttr;
-  } now, prev;
-  auto visit = [&](const IndexRow& row, Period& p, TimeMs from, TimeMs to) {
+  const std::string key = filterKey(effectiveFilter(ctx.spec(), w));
+  auto cached = cache.find(key);
+  if (cached == cache.end()) {
+  KpiPeriod now, prev;
+  auto visit = [&](const IndexRow& row, KpiPeriod& p, TimeMs from, TimeMs to) {
     if (ctx.openAt(row, to)) ++p.open;
     if (row.created_at >= from && row.created_at < to) ++p.fresh;
     if (auto c = ctx.member(row, Population::kClosed, from, to)) {
@@ -337,10 +410,14 @@ core::Status runKpi(Context& ctx, WidgetData& out) {
   };
   auto st = ctx.scan(w, [&](const IndexRow& row) {
     visit(row, now, r.from, r.to);
-    if (w.kpi.compare) visit(row, prev, r.prev_from, r.prev_to);
+    visit(row, prev, r.prev_from, r.prev_to);
   });
   if (!st) return st;
-  auto value = [&](const Period& p, std::int64_t& samples) -> std::optional<double> {
+  cached = cache.emplace(key, std::make_pair(now, prev)).first;
+  }
+  const KpiPeriod& now = cached->second.first;
+  const KpiPeriod& prev = cached->second.second;
+  auto value = [&](const KpiPeriod& p, std::int64_t& samples) -> std::optional<double> {
     switch (w.kpi.metric) {
       case KpiMetric::kOpen: samples = p.open; return static_cast<double>(p.open);
       case KpiMetric::kNew: samples = p.fresh; return static_cast<double>(p.fresh);
@@ -398,26 +475,52 @@ core::Status runChart(Context& ctx, WidgetData& out, const std::string& path) {
   std::map<std::string, int> cat_rank, series_rank;
   std::vector<Accumulator> time_cells;  // [bucket * nseries + s] resolved afterwards
   std::map<int, std::map<std::string, Accumulator>> by_bucket;
+  Labeler cat_labels(ctx, c.dimension), series_labels(ctx, c.series.value_or(Dimension::kTime));
+  using Cells = std::unordered_map<std::uint64_t, Accumulator>;
+  std::unordered_map<std::uint64_t, Cells> key_cells;  // category -> series -> figures
+  std::unordered_map<int, Cells> key_buckets;          // bucket -> series -> figures
   auto st = ctx.scan(out.widget, [&](const IndexRow& row) {
     auto s = ctx.sample(row, c.metric, c.population, r.from, r.to);
     if (!s) return;
-    const std::string series = c.series ? ctx.label(row, *c.series) : "";
-    if (c.series) {
-      series_totals[series] += 1;
-      if (auto k = ctx.rank(row, *c.series)) series_rank[series] = *k;
-    }
+    const std::uint64_t series = c.series ? series_labels.key(row) : 0;
     if (buckets) {
       const int b = buckets->index(s->first);
-      if (b < 0) return;
-      by_bucket[b][series].add(s->second);
+      if (b >= 0) key_buckets[b][series].add(s->second);
       return;
     }
-    const std::string cat = ctx.label(row, c.dimension);
-    cells[cat][series].add(s->second);
-    cat_totals[cat] += 1;
-    if (auto k = ctx.rank(row, c.dimension)) cat_rank[cat] = *k;
+    key_cells[cat_labels.key(row)][series].add(s->second);
   });
   if (!st) return st;
+  // Back to labels (values that share a label, such as "" and "(none)", merge here).
+  auto seriesLabel = [&](std::uint64_t k) {
+    return c.series ? series_labels.label(k) : std::string();
+  };
+  auto countSeries = [&](const Cells& row_cells) {
+    if (!c.series) return;
+    for (const auto& [k, acc] : row_cells) {
+      series_totals[seriesLabel(k)] += static_cast<double>(acc.n);
+      if (auto rank = series_labels.rank(k)) series_rank[seriesLabel(k)] = *rank;
+    }
+  };
+  for (const auto& [b, row_cells] : key_buckets) {
+    countSeries(row_cells);
+    for (const auto& [k, acc] : row_cells) {
+      auto& cell = by_bucket[b][seriesLabel(k)];
+      cell.sum += acc.sum;
+      cell.n += acc.n;
+    }
+  }
+  for (const auto& [ck, row_cells] : key_cells) {
+    countSeries(row_cells);
+    const std::string& cat = cat_labels.label(ck);
+    if (auto rank = cat_labels.rank(ck)) cat_rank[cat] = *rank;
+    for (const auto& [k, acc] : row_cells) {
+      auto& cell = cells[cat][seriesLabel(k)];
+      cell.sum += acc.sum;
+      cell.n += acc.n;
+      cat_totals[cat] += static_cast<double>(acc.n);
+    }
+  }
   // Series: the largest kMaxSeries, the rest folded into "Other".
   std::vector<std::string> series_names = {""};
   if (c.series) {
@@ -489,15 +592,21 @@ core::Status runTopTable(Context& ctx, WidgetData& out) {
   std::map<std::string, double> totals;
   std::map<std::string, int> ranks;
   std::int64_t all = 0;
+  Labeler labels(ctx, t.dimension);
+  std::unordered_map<std::uint64_t, Accumulator> key_cells;
   auto st = ctx.scan(out.widget, [&](const IndexRow& row) {
     auto s = ctx.sample(row, t.metric, t.population, r.from, r.to);
     if (!s) return;
-    const std::string cat = ctx.label(row, t.dimension);
-    cells[cat].add(s->second);
+    key_cells[labels.key(row)].add(s->second);
     ++all;
-    if (auto k = ctx.rank(row, t.dimension)) ranks[cat] = *k;
   });
   if (!st) return st;
+  for (const auto& [k, acc] : key_cells) {
+    auto& cell = cells[labels.label(k)];
+    cell.sum += acc.sum;
+    cell.n += acc.n;
+    if (auto rank = labels.rank(k)) ranks[labels.label(k)] = *rank;
+  }
   // Top N: by the metric (highest first; for means the slowest first), ties by count, name.
   for (const auto& [k, acc] : cells) totals[k] = acc.value(t.metric).value_or(0);
   auto cats = orderCategories(totals, {});
@@ -685,6 +794,7 @@ core::Result<ReportData> runReport(store::Store& store, const ReportSpec& spec,
       if (auto st = ctx.loadTimes(); !st) return fail(st.error());
       break;
     }
+  KpiCache kpi_cache;
   for (size_t i = 0; i < spec.widgets.size(); ++i) {
     WidgetData wd;
     wd.widget = spec.widgets[i];
@@ -692,7 +802,7 @@ core::Result<ReportData> runReport(store::Store& store, const ReportSpec& spec,
     const std::string path = "widgets[" + std::to_string(i) + "]";
     core::Status st;
     switch (wd.widget.type) {
-      case WidgetType::kKpi: st = runKpi(ctx, wd); break;
+      case WidgetType::kKpi: st = runKpi(ctx, wd, kpi_cache); break;
       case WidgetType::kChart: st = runChart(ctx, wd, path + ".chart"); break;
       case WidgetType::kTable:
         st = wd.widget.table.kind == TableKind::kTop ? runTopTable(ctx, wd)
