@@ -76,10 +76,12 @@ Source resolve(store::Store* store, const ReportOptions& o) {
   return {found[0].spec_json, found[0].project_id, found[0].name};
 }
 
-void printErrors(const std::vector<core::Error>& errors) {
-  for (const auto& e : errors)
-    std::cerr << "threatdesk: " << (e.field.empty() ? "report" : e.field) << ": " << e.message
-              << "\n";
+// A document's first error as the one-line failure every command ends with.
+[[noreturn]] void failWithFirst(const std::vector<core::Error>& errors) {
+  core::Error first = errors.front();
+  if (errors.size() > 1) first.message += " (and " + std::to_string(errors.size() - 1) + " more)";
+  if (first.field.empty()) first.field = "report";
+  throw CommandFailed(first);
 }
 
 void addRender(CLI::App* report) {
@@ -103,11 +105,7 @@ void addRender(CLI::App* report) {
     std::unique_ptr<store::Store> store = openStoreOrFail(o->store);
     Source src = resolve(store.get(), *o);
     auto parsed = report::parseSpecAll(src.document);
-    if (!parsed.spec) {
-      printErrors(parsed.errors);
-      throw CommandFailed(std::to_string(parsed.errors.size()) + " error(s) in report '" +
-                          src.name + "'");
-    }
+    if (!parsed.spec) failWithFirst(parsed.errors);
     report::QueryOptions q;
     q.project_id = src.project_id;
     if (!o->now.empty()) q.now = orFail(core::parseRfc3339(o->now));
@@ -143,8 +141,10 @@ void addCheckAndTemplates(CLI::App* report) {
   check->callback([o] {
     auto parsed = report::parseSpecAll(readFileOrFail(o->file));
     if (!parsed.spec) {
-      printErrors(parsed.errors);
-      throw CommandFailed(std::to_string(parsed.errors.size()) + " error(s) in " + o->file);
+      // The full list on standard output (the point of `check`); the one-line failure on stderr.
+      for (const auto& e : parsed.errors)
+        std::cout << (e.field.empty() ? "report" : e.field) << ": " << e.message << "\n";
+      failWithFirst(parsed.errors);
     }
     std::cout << o->file << ": valid, " << parsed.spec->widgets.size() << " widgets\n";
   });
@@ -177,10 +177,7 @@ void addStored(CLI::App* report) {
     else
       doc = orFail(report::findTemplate(o->file)).document;
     auto parsed = report::parseSpecAll(doc);
-    if (!parsed.spec) {
-      printErrors(parsed.errors);
-      throw CommandFailed(std::to_string(parsed.errors.size()) + " error(s) in " + o->file);
-    }
+    if (!parsed.spec) failWithFirst(parsed.errors);
     auto store = openStoreOrFail(o->store);
     const auto project = orFail(store->findProject(o->project));
     auto existing = store->reports().findReport(project.id, o->name);
