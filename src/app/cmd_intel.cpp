@@ -16,6 +16,8 @@
 #include "intel/matcher.h"
 #include "intel/warninglist.h"
 #ifdef TD_WITH_INTEL_SYNC
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "intel/sync/feed_service.h"
@@ -316,6 +318,8 @@ void addImport(CLI::App* intel) {
   c->add_flag("--json", o->json, "Print the import as JSON");
   c->add_option("--max-items", o->max_items, "Rejections/suppressions shown")->capture_default_str();
   c->callback([o] {
+    // The service logs for the server's log; here the report and the one-line error say it all.
+    spdlog::set_level(spdlog::level::err);
     auto store = openStoreOrFail(o->store);
     core::OrgId org = 0;
     if (!o->org.empty() && !o->project.empty())
@@ -373,6 +377,9 @@ void addImport(CLI::App* intel) {
     auto outcome = service.importFeed(feed.id, "cli");
     if (!outcome) {
       core::Error e = outcome.error();
+      // Importers name the feed; the operator typed the path.
+      if (e.field == name || e.field.rfind(name + ":", 0) == 0)
+        e.field = o->source + e.field.substr(name.size());
       if (e.field.find(o->source) == std::string::npos)
         e.field = o->source + (e.field.empty() ? "" : ": " + e.field);
       throw CommandFailed(e);

@@ -212,7 +212,8 @@ FeedService::FeedService(store::Store& store, FeedServiceOptions options)
 
 FeedService::~FeedService() { stop(); }
 
-core::Status FeedService::validateFeed(const store::IntelFeed& f) const {
+core::Status FeedService::validateFeed(const store::IntelFeed& f,
+                                      const store::IntelFeed* before) const {
   if (f.name.empty() || f.name.size() > core::kMaxShortText)
     return fail(ErrorCode::kUnprocessable, "a feed needs a name of 1-256 characters", "name");
   for (unsigned char c : f.name)
@@ -234,7 +235,8 @@ core::Status FeedService::validateFeed(const store::IntelFeed& f) const {
     return fail(ErrorCode::kUnprocessable,
                 "a MISP feed is a directory; fetch one event export as type misp instead",
                 "source");
-  if (!url && f.source != kUploadSource && !options_.allow_local_sources)
+  const bool source_changed = before == nullptr || before->source != f.source;
+  if (!url && f.source != kUploadSource && !options_.allow_local_sources && source_changed)
     return fail(ErrorCode::kUnprocessable,
                 "local file paths are not accepted here; give an http(s) URL or \"upload\" and "
                 "upload the file",
@@ -266,9 +268,9 @@ core::Result<store::IntelFeed> FeedService::createFeed(store::IntelFeed feed) {
 
 core::Result<store::IntelFeed> FeedService::updateFeed(store::IntelFeed feed) {
   if (feed.mapping_json.empty()) feed.mapping_json = "{}";
-  if (auto s = validateFeed(feed); !s) return fail(s.error());
   auto old = store_.intel().getFeed(feed.id);
   if (!old) return fail(old.error());
+  if (auto s = validateFeed(feed, &*old); !s) return fail(s.error());
   feed.org_id = old->org_id;
   if (feed.refresh_minutes == 0) {
     feed.next_run_at = std::nullopt;
@@ -366,8 +368,8 @@ core::Result<FeedBatch> FeedService::fetch(const store::IntelFeed& feed, bool& i
     if (!text) return fail(text.error());
     return parseFeedText(*text, *format, *mapping, info);
   }
-  if (!options_.allow_local_sources)
-    return fail(ErrorCode::kUnprocessable, "local file sources are not allowed here", "source");
+  // A file path can only have been set where local sources are allowed (the CLI): the server
+  // refreshes such a feed from the file it names.
   return loadFeed(feed.source, *format, *mapping, info);
 }
 

@@ -31,7 +31,9 @@ namespace td::intel::sync {
 
 struct FeedServiceOptions {
   std::string warninglists_dir;          // MISP warninglists applied to every import; "" none
-  bool allow_local_sources = true;       // file paths as sources (the API refuses them itself)
+  // File paths as new sources (the CLI: yes; the server: no, API callers must not read its
+  // files). A feed whose path was set by the CLI is still refreshed by the server.
+  bool allow_local_sources = true;
   core::TimeMs tick_ms = 30'000;         // how often the scheduler looks for due feeds
   core::TimeMs lease_ms = 15 * 60'000;   // a claimed feed is not claimed again for this long
   int taxii_page_limit = 1000;
@@ -65,8 +67,10 @@ class FeedService {
   FeedService& operator=(const FeedService&) = delete;
 
   // Checks a feed's settings: name, type, source (a URL for taxii), mapping, schedule,
-  // confidence. Errors name the field.
-  core::Status validateFeed(const store::IntelFeed& feed) const;
+  // confidence. Errors name the field. A file path as source is refused unless
+  // allow_local_sources, or (for an update, `before` given) it is the source the feed had.
+  core::Status validateFeed(const store::IntelFeed& feed,
+                            const store::IntelFeed* before = nullptr) const;
   // Validated, then stored; a feed with a schedule is due at once. Changes that affect the
   // index (enabled, name, confidence) reload the organisation's index.
   core::Result<store::IntelFeed> createFeed(store::IntelFeed feed);

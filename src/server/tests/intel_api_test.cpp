@@ -209,6 +209,27 @@ TEST_F(IntelApiTest, ATaxiiFeedImportsFromALoopbackServerAndAWrongPasswordIsACle
   EXPECT_EQ(get(path, admin).json["indicator_count"], 2);
 }
 
+TEST_F(IntelApiTest, AFeedWhosePathTheCliSetIsRefreshedAndChangedButNoPathComesOverTheApi) {
+  const std::string file = dir_.file("local.txt");
+  std::ofstream(file) << "198.51.100.44\n";
+  store::IntelFeed f;
+  f.org_id = customer_a_.id;
+  f.name = "from-cli";
+  f.type = "csv";
+  f.source = file;
+  auto created = store_->intel().createFeed(f);  // as `threatdesk intel import` stores it
+  ASSERT_TRUE(created);
+  Creds admin = login("admin@a.test");
+  const std::string path = "/api/v1/intel/feeds/" + std::to_string(created->id);
+  auto a = post(path + "/import", admin, Json::object());
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json["added"], 1);
+  EXPECT_EQ(patch(path, admin, {{"refresh_minutes", 30}}).status, 200);
+  auto moved = patch(path, admin, {{"source", "/etc/passwd"}});
+  EXPECT_EQ(moved.status, 422);
+  EXPECT_EQ(moved.errorField(), "source");
+}
+
 TEST_F(IntelApiTest, EveryIntelRouteIsDocumented) {
   EXPECT_EQ(undocumentedRoutes(*server_), std::vector<std::string>{});
 }
