@@ -34,6 +34,8 @@ inline constexpr const char* kStatusFiltered = "LOAD_WARN_STATUS_FILTERED";
 inline constexpr const char* kUnusedSelection = "LOAD_WARN_UNUSED_SELECTION";
 inline constexpr const char* kUnknownLevel = "LOAD_WARN_UNKNOWN_LEVEL";
 inline constexpr const char* kHyperscanFallback = "LOAD_WARN_PATTERN_FALLBACK";
+// A regular expression RE2 cannot run, loaded on PCRE2 (JIT, match limit) instead.
+inline constexpr const char* kRegexPcre2 = "LOAD_WARN_REGEX_PCRE2";
 }  // namespace code
 
 struct Diagnostic {

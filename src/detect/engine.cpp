@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <hs/hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
@@ -62,10 +64,72 @@ struct Cidr {
   int bits = 0;
 };
 
+// A regular expression RE2 cannot run (lookaround, backreferences, possessive or atomic
+// groups): PCRE2, JIT-compiled, with a match limit so that a hostile pattern costs bounded time
+// per value (a match that hits a limit counts as no match).
+class PcreRegex {
+ public:
+  static constexpr std::uint32_t kMatchLimit = 100'000;
+  static constexpr std::uint32_t kDepthLimit = 1'000;
+  static constexpr PCRE2_SIZE kHeapLimitKib = 16 * 1024;
+
+  // nullptr and `error` set when PCRE2 refuses the pattern too.
+  static std::shared_ptr<const PcreRegex> compile(const std::string& pattern, bool caseless,
+                                                  bool multiline, bool dotall, std::string& error) {
+    int code = 0;
+    PCRE2_SIZE offset = 0;
+    std::uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+    if (caseless) options |= PCRE2_CASELESS;
+    if (multiline) options |= PCRE2_MULTILINE;
+    if (dotall) options |= PCRE2_DOTALL;
+    pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   options, &code, &offset, nullptr);
+    if (!re) {
+      PCRE2_UCHAR buf[256];
+      pcre2_get_error_message(code, buf, sizeof buf);
+      error = reinterpret_cast<const char*>(buf);
+      error += " at offset " + std::to_string(offset);
+      return nullptr;
+    }
+    auto out = std::shared_ptr<PcreRegex>(new PcreRegex());
+    out->code_ = re;
+    out->jit_ = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+    out->context_ = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(out->context_, kMatchLimit);
+    pcre2_set_depth_limit(out->context_, kDepthLimit);
+    pcre2_set_heap_limit(out->context_, kHeapLimitKib);
+    return out;
+  }
+
+  ~PcreRegex() {
+    if (context_) pcre2_match_context_free(context_);
+    if (code_) pcre2_code_free(code_);
+  }
+
+  bool jit() const { return jit_; }
+
+  // Whether the pattern matches somewhere in `text`; false when a limit was hit.
+  bool partialMatch(std::string_view text) const {
+    // One match block per thread, reused (a match never allocates).
+    thread_local std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
+        pcre2_match_data_create(1, nullptr), &pcre2_match_data_free);
+    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0,
+                               data.get(), context_);
+    return rc >= 0;
+  }
+
+ private:
+  PcreRegex() = default;
+  pcre2_code* code_ = nullptr;
+  pcre2_match_context* context_ = nullptr;
+  bool jit_ = false;
+};
+
 struct Check {
   CheckKind kind = CheckKind::kPattern;
   std::uint32_t pattern = 0;
   std::shared_ptr<const RE2> re;
+  std::shared_ptr<const PcreRegex> pcre;  // instead of `re` when RE2 refused the pattern
   // Literals (caseless contains patterns) of which any match of `re` contains at least one, as
   // RE2's own prefilter finds them; empty when the regex has no such literal. The regex only
   // runs when one of them hit, and rules made of regexes are triggered by them.
@@ -779,13 +843,28 @@ class Builder {
       opts.set_log_errors(false);
       opts.set_max_mem(8 << 20);
       auto re = std::make_shared<RE2>(expr, opts);
-      if (!re->ok()) {
-        throw CompileError(
-            code::kBadRegex,
-            "regular expression not accepted by RE2 (" + re->error() + "): " + value.text, pos);
-      }
       Check c;
       c.kind = CheckKind::kRegex;
+      if (!re->ok()) {
+        // What RE2 lacks (lookaround, backreferences ...): PCRE2 with JIT and a match limit.
+        std::string pcre_error;
+        c.pcre = PcreRegex::compile(value.text, item.has(Modifier::kReI), item.has(Modifier::kReM),
+                                    item.has(Modifier::kReS), pcre_error);
+        if (!c.pcre) {
+          throw CompileError(code::kBadRegex,
+                             "regular expression not accepted by RE2 (" + re->error() +
+                                 ") nor PCRE2 (" + pcre_error + "): " + value.text,
+                             pos);
+        }
+        report_.add({DiagnosticLevel::kWarning, code::kRegexPcre2,
+                     "regular expression uses what RE2 lacks (" + re->error() +
+                         "); it runs on PCRE2" + (c.pcre->jit() ? " (JIT)" : "") +
+                         " with a match limit of " + std::to_string(PcreRegex::kMatchLimit) + ": " +
+                         value.text,
+                     rule_ ? rule_->file : "", pos.line, pos.column, rule_ ? rule_->id : "",
+                     rule_ ? rule_->title : ""});
+        return {addCheck(c)};
+      }
       c.re = std::move(re);
       c.prefilter = regexPrefilter(expr, opts, db);
       return {addCheck(c)};
@@ -1540,6 +1619,9 @@ class Evaluator {
         if (!c.prefilter.empty() && std::none_of(c.prefilter.begin(), c.prefilter.end(),
                                                  [&](std::uint32_t p) { return patternHit(p); })) {
           return false;
+        }
+        if (c.pcre) {
+          return anyText(slot, [&](std::string_view t) { return c.pcre->partialMatch(t); });
         }
         return anyText(slot, [&](std::string_view t) { return RE2::PartialMatch(t, *c.re); });
       case CheckKind::kCidr:

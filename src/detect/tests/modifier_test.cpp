@@ -105,7 +105,8 @@ TEST(ModifierTest, ArrayValuesMatchAnyElement) {
 }
 
 TEST(ModifierTest, Keywords) {
-  auto e = compile({flatRule("  keywords:\n    - 'mimikatz'\n    - 'sekurlsa'\n  condition: keywords\n")});
+  auto e = compile(
+      {flatRule("  keywords:\n    - 'mimikatz'\n    - 'sekurlsa'\n  condition: keywords\n")});
   EXPECT_TRUE(matches(e, R"({"a":"x","b":{"c":"run SEKURLSA::logonpasswords"}})"));
   EXPECT_FALSE(matches(e, R"({"a":"nothing"})"));
   auto all = compile({flatRule("  keywords:\n    '|all': [foo, bar]\n  condition: keywords\n")});
@@ -132,9 +133,42 @@ TEST(ModifierTest, RegexFlagsMultilineAndDotAll) {
   EXPECT_FALSE(matches(nos, R"({"Text":"first\nsecond"})"));
 }
 
-TEST(ModifierTest, RegexRe2RejectsBackreferenceAtLoad) {
+TEST(ModifierTest, RegexBeyondRe2RunsOnPcre2AndIsCounted) {
+  // RE2 has no backreferences or lookaround: such rules load on PCRE2 with a warning.
   LoadReport report;
-  auto e = compile({flatRule("  sel:\n    A|re: '(a)\\1'\n  condition: sel\n")}, &report);
+  auto e = compile({flatRule("  sel:\n    A|re: '(a)\\1'\n  condition: sel\n", "backref"),
+                    flatRule("  sel:\n    B|re|i: '^cmd(?!\\.exe)'\n  condition: sel\n", "ahead"),
+                    flatRule("  sel:\n    C|re: '(?<=user=)root'\n  condition: sel\n", "behind")},
+                   &report);
+  EXPECT_EQ(e->ruleCount(), 3u);
+  EXPECT_EQ(report.errorCount(), 0u);
+  EXPECT_EQ(report.countsByCode()[code::kRegexPcre2], 3u);
+  EXPECT_TRUE(matches(e, R"({"A":"xaay"})"));
+  EXPECT_FALSE(matches(e, R"({"A":"xaby"})"));
+  EXPECT_TRUE(matches(e, R"({"B":"CMD /c dir"})"));  // i flag
+  EXPECT_FALSE(matches(e, R"({"B":"cmd.exe /c dir"})"));
+  EXPECT_TRUE(matches(e, R"({"C":"login user=root"})"));
+  EXPECT_FALSE(matches(e, R"({"C":"root"})"));
+}
+
+TEST(ModifierTest, RegexPcre2MatchLimitStopsCatastrophicBacktracking) {
+  // Exponential backtracking on purpose (optimisations that would avoid it switched off in the
+  // pattern itself, as a hostile rule could): the match limit ends it, the value does not match
+  // and the event is still evaluated against the other rules.
+  const std::string evil =
+      "  sel:\n    A|re: '(*NO_START_OPT)(*NO_AUTO_POSSESS)^(a+)+(?=b)b'\n  condition: sel\n";
+  auto e =
+      compile({flatRule(evil, "evil"), flatRule("  sel:\n    B: ok\n  condition: sel\n", "ok")});
+  ASSERT_EQ(e->ruleCount(), 2u);
+  EXPECT_TRUE(matches(e, R"({"A":"aaab"})"));
+  const std::string many_a(64, 'a');
+  EXPECT_EQ(testing::matchTitles(e, R"({"A":")" + many_a + R"(!","B":"ok"})"),
+            std::vector<std::string>{"ok"});
+}
+
+TEST(ModifierTest, RegexRefusedByRe2AndPcre2IsAnError) {
+  LoadReport report;
+  auto e = compile({flatRule("  sel:\n    A|re: '(unclosed'\n  condition: sel\n")}, &report);
   EXPECT_EQ(e->ruleCount(), 0u);
   ASSERT_EQ(report.errorCount(), 1u);
   EXPECT_EQ(report.diagnostics[0].code, code::kBadRegex);
@@ -171,9 +205,15 @@ TEST(ModifierTest, WindashMatchesEveryOptionCharacter) {
   auto e = one("    CommandLine|windash|contains: ' -exec bypass'\n");
   EXPECT_TRUE(matches(e, R"({"CommandLine":"powershell -exec bypass"})"));
   EXPECT_TRUE(matches(e, R"({"CommandLine":"powershell /exec bypass"})"));
-  EXPECT_TRUE(matches(e, "{\"CommandLine\":\"powershell \xe2\x80\x93" "exec bypass\"}"));
-  EXPECT_TRUE(matches(e, "{\"CommandLine\":\"powershell \xe2\x80\x94" "exec bypass\"}"));
-  EXPECT_TRUE(matches(e, "{\"CommandLine\":\"powershell \xe2\x80\x95" "exec bypass\"}"));
+  EXPECT_TRUE(matches(e,
+                      "{\"CommandLine\":\"powershell \xe2\x80\x93"
+                      "exec bypass\"}"));
+  EXPECT_TRUE(matches(e,
+                      "{\"CommandLine\":\"powershell \xe2\x80\x94"
+                      "exec bypass\"}"));
+  EXPECT_TRUE(matches(e,
+                      "{\"CommandLine\":\"powershell \xe2\x80\x95"
+                      "exec bypass\"}"));
   EXPECT_FALSE(matches(e, R"({"CommandLine":"powershell +exec bypass"})"));
 }
 
@@ -238,9 +278,9 @@ TEST(ModifierTest, ExpandPlaceholderMatchesAnythingWithWarning) {
 TEST(ModifierTest, ManyRulesOnOneFieldShareOneScan) {
   std::vector<std::string> rules;
   for (int i = 0; i < 500; ++i) {
-    rules.push_back(flatRule("  sel:\n    CommandLine|contains: 'tool" + std::to_string(i) +
-                                 ".exe'\n  condition: sel\n",
-                             "r" + std::to_string(i)));
+    rules.push_back(flatRule(
+        "  sel:\n    CommandLine|contains: 'tool" + std::to_string(i) + ".exe'\n  condition: sel\n",
+        "r" + std::to_string(i)));
   }
   auto e = compile(rules);
   EXPECT_EQ(e->ruleCount(), 500u);
