@@ -1,6 +1,7 @@
 #include "app/cmd_serve.h"
 
 #include <chrono>
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +30,11 @@
 #ifdef TD_WITH_VULN
 #include "server/routes_vuln.h"
 #endif
+#ifdef TD_WITH_INTEL_SYNC
+#include "intel/sync/feed_service.h"
+#include "intel/sync/intel_processor.h"
+#include "server/routes_intel.h"
+#endif
 
 namespace td::app {
 namespace {
@@ -39,6 +45,8 @@ struct ServeOptions {
   std::string web_dir;
   int threads = 8;
   bool demo = false;
+  std::string intel_warninglists;  // MISP warninglists applied to every feed import
+  int intel_tick_seconds = 30;     // how often due feeds are looked for
   std::string smtp;        // SMTP server of e-mail responses
   std::string public_url;  // base of deep links in responses
   std::string advisories_dir;    // scheduled OSV import; THREATDESK_ADVISORIES_DIR by default
@@ -146,6 +154,17 @@ void serve(const ServeOptions& o) {
   }
   pipeline.addProcessor(&sigma);
 #endif
+#ifdef TD_WITH_INTEL_SYNC
+  // Intel: feeds in the store, refreshed on their schedule; the matcher reads each
+  // organisation's live index, swapped by every import while events flow.
+  intel::sync::FeedServiceOptions intel_options;
+  intel_options.warninglists_dir = o.intel_warninglists;
+  intel_options.allow_local_sources = false;  // API callers must not read the server's files
+  intel_options.tick_ms = std::max(1, o.intel_tick_seconds) * core::TimeMs{1000};
+  intel::sync::FeedService intel_feeds(*store, intel_options);
+  intel::sync::IntelProcessor intel_processor(*store, intel_feeds);
+  pipeline.addProcessor(&intel_processor);
+#endif
   server::Server server(*store, triage, options);
 #ifdef TD_WITH_REPORT_ROUTES
   server::addReportRoutes(server);
@@ -162,6 +181,9 @@ void serve(const ServeOptions& o) {
 #endif
 #ifdef TD_WITH_VULN
   server::addVulnRoutes(server, vuln);
+#endif
+#ifdef TD_WITH_INTEL_SYNC
+  server::addIntelRoutes(server, intel_feeds);
 #endif
   int bound = orFail(server.start());
 #ifdef TD_WITH_REPORT_ROUTES
@@ -184,6 +206,9 @@ void serve(const ServeOptions& o) {
 #ifdef TD_WITH_RESPOND
   dispatcher.start();  // delivers what the outbox owes, including what a crash left behind
 #endif
+#ifdef TD_WITH_INTEL_SYNC
+  intel_feeds.start();  // scheduled feed refresh; notices imports made by the CLI or other nodes
+#endif
   std::cout << "ThreatDesk serving http://" << host << ":" << bound << "/\n" << std::flush;
   const int signal = waitForSignal();
   spdlog::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -194,6 +219,9 @@ void serve(const ServeOptions& o) {
 #endif
 #ifdef TD_WITH_RULES
   rules.stop();
+#endif
+#ifdef TD_WITH_INTEL_SYNC
+  intel_feeds.stop();  // an import in progress finishes first
 #endif
   threat_sink.stop();  // writes every detection accepted before the stop
 #ifdef TD_WITH_RESPOND
@@ -232,6 +260,13 @@ void registerServeCommand(CLI::App& app) {
   cmd->add_option("--public-url", o->public_url,
                   "Base URL of this server for deep links in e-mails and webhooks "
                   "(default: http://<--listen>)");
+#endif
+#ifdef TD_WITH_INTEL_SYNC
+  cmd->add_option("--intel-warninglists", o->intel_warninglists,
+                  "MISP warninglists directory: suppress known-benign indicators in feed imports");
+  cmd->add_option("--intel-tick", o->intel_tick_seconds,
+                  "Seconds between looks for intel feeds due for refresh")
+      ->capture_default_str();
 #endif
   cmd->callback([o] { serve(*o); });
 }

@@ -7,6 +7,9 @@
 
 #include "server/auth.h"
 #include "triage/service.h"
+#ifdef TD_WITH_INTEL_SYNC
+#include "intel/sync/feed_service.h"
+#endif
 #ifdef TD_WITH_RULES
 #include "app/demo_rules.h"
 #endif
@@ -167,6 +170,36 @@ core::Status seedVulnDemo(store::Store& store, triage::TriageService& triage,
 }
 #endif
 
+#ifdef TD_WITH_INTEL_SYNC
+// One small feed of made-up indicators (documentation address ranges, reserved example domains),
+// so that the Intel page has something to show and search.
+constexpr const char* kDemoFeed =
+    "# ioc,type,malware,confidence,first_seen_utc\n"
+    "198.51.100.23,ip,Emotet,90,2026-10-01 08:00:00\n"
+    "203.0.113.77,ip,QakBot,80,2026-10-12 14:30:00\n"
+    "203.0.113.0/28,cidr,Cobalt Strike,70,2026-10-20 09:15:00\n"
+    "login-verify.example,domain,Phishing kit,75,2026-11-02 11:00:00\n"
+    "http://cdn.bad-updates.example/payload.bin,url,IcedID,85,2026-11-05 16:45:00\n"
+    "44d88612fea8a8f36de82e1278abb02f,md5,EICAR test file,60,2026-11-10 10:00:00\n"
+    "invoice-reminder@billing-alerts.example,email,Phishing kit,65,2026-11-12 07:20:00\n";
+
+core::Status seedIntelDemo(store::Store& store, core::OrgId org) {
+  intel::sync::FeedService feeds(store);
+  store::IntelFeed feed;
+  feed.org_id = org;
+  feed.name = "Demo C2 and phishing indicators";
+  feed.type = "csv";
+  feed.source = std::string(intel::sync::kUploadSource);
+  feed.mapping_json = R"({"column":"ioc"})";
+  feed.default_confidence = 70;
+  auto created = feeds.createFeed(feed);
+  if (!created) return core::fail(created.error());
+  auto imported = feeds.importContent(created->id, kDemoFeed, "demo");
+  if (!imported) return core::fail(imported.error());
+  return {};
+}
+#endif
+
 }  // namespace
 
 core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
@@ -302,6 +335,9 @@ core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
 #endif
 #ifdef TD_WITH_RULES
   if (auto s = seedDemoRules(store); !s) return core::fail(s.error());
+#endif
+#ifdef TD_WITH_INTEL_SYNC
+  if (auto s = seedIntelDemo(store, org->id); !s) return core::fail(s.error());
 #endif
   out.seeded = true;
   return out;

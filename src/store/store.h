@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/threat.h"
+#include "store/intel_store.h"
 #include "store/query.h"
 #include "store/report_store.h"
 #include "store/rule_store.h"
@@ -146,6 +147,7 @@ class Store {
   // --- domain stores ---------------------------------------------------------------------------
   // Each engine's own tables sit behind an interface of their own (store/<domain>_store.h,
   // implemented per backend in store/sqlite/sqlite_<domain>_store.cpp), reached from here.
+  virtual IntelStore& intel() = 0;
   virtual RuleStore& rules() = 0;  // detect: rule groups, rules, actions, hit counts
   virtual ResponseStore& responses() = 0;
   virtual VulnStore& vuln() = 0;  // vuln: assets, SBOMs, advisories, findings

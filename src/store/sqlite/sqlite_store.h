@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/sqlite/connection.h"
+#include "store/sqlite/sqlite_intel_store.h"
 #include "store/sqlite/sqlite_report_store.h"
 #include "store/sqlite/sqlite_rule_store.h"
 #include "store/sqlite/sqlite_response_store.h"
@@ -90,6 +91,8 @@ class SqliteStore final : public Store {
   // timeline stay right.
   Status withWriter(const std::function<Status(Connection&)>& fn);
   Status withReader(const std::function<Status(Connection&)>& fn);
+
+  IntelStore& intel() override { return intel_; }
   // For the report store: every indexed threat passing `filter`, under the index's reader lock.
   Status scanIndex(const ThreatFilter& filter, const std::function<void(const IndexRow&)>& row);
 
@@ -153,6 +156,7 @@ class SqliteStore final : public Store {
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
   ThreatIndex index_;
+  SqliteIntelStore intel_{*this};
   SqliteReportStore reports_{*this};
   SqliteRuleStore rules_{*this};
   SqliteVulnStore vuln_{*this};
