@@ -290,9 +290,12 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
   if (!org) return fail(org.error());
   Vars vars = threatVars(threat, eventInfo(ev, *org, project_name), options_.public_url);
   vars.set("response", r.spec.name);
+  // Stable for this event and response across tries and restarts; the response's creation time
+  // keeps keys of a re-created database (ids start again at 1) apart at a receiver's dedupe.
   const std::string key =
       "td-" + (outbox ? "o" + std::to_string(*outbox) : "t" + std::to_string(t)) + "-r" +
-      std::to_string(r.record.id) + "-t" + std::to_string(threat.id) + key_suffix;
+      std::to_string(r.record.id) + "." + std::to_string(r.record.created_at % 1000000000) + "-t" +
+      std::to_string(threat.id) + key_suffix;
   Json base = {{"event", ev.value("kind", "")}, {"threat_id", threat.id}};
   if (r.spec.webhook) {
     const auto& w = *r.spec.webhook;

@@ -336,8 +336,6 @@ Result<WebhookAction> parseWebhook(const Json& w, const WebhookAction* previous)
   return a;
 }
 
-Json encodeTemplate(const Template& t) { return t.source(); }
-
 }  // namespace
 
 const std::vector<std::string>& knownEvents() {
@@ -504,13 +502,13 @@ Json encodeResponseSpec(const ResponseSpec& s, bool with_secret) {
       const char* every = e.schedule.every == DigestSchedule::Every::kHourly  ? "hourly"
                           : e.schedule.every == DigestSchedule::Every::kDaily ? "daily"
                                                                               : "weekly";
-      char at[8];
+      char at[16];
       std::snprintf(at, sizeof at, "%02d:%02d", e.schedule.at_minute / 60 % 24,
                     e.schedule.at_minute % 60);
       ej["digest"] = {{"every", every}, {"at", at}, {"day", kDays[e.schedule.day % 7]}};
     }
     auto clock = [](int m) {
-      char b[8];
+      char b[16];
       std::snprintf(b, sizeof b, "%02d:%02d", m / 60, m % 60);
       return std::string(b);
     };

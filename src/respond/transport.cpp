@@ -181,7 +181,11 @@ HttpResult sendHttp(const HttpRequest& r) {
         std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
   }
   result.retry_after_ms = hs.retry_after_ms;
+  // The handle outlives this call (it keeps the connection): let it point at nothing of ours.
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, nullptr);
   curl_slist_free_all(headers);
   result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - started)
@@ -367,6 +371,8 @@ SmtpResult sendEmail(const SmtpConfig& c, const EmailMessage& m) {
     result.permanent = code >= 500 && code < 600;
   }
   curl_easy_setopt(h, CURLOPT_MAIL_RCPT, nullptr);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(h, CURLOPT_READDATA, nullptr);
   curl_slist_free_all(rcpt);
   result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - started)

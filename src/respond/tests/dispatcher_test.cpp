@@ -577,8 +577,11 @@ TEST_F(DispatcherTest, SurvivesSigkillMidBurstWithoutLossOrRepeats) {
   store_.reset();  // the child opens its own connections; none are shared across fork
 
   auto opts = options();
-  opts.outbox_lease_ms = 500;
-  opts.delivery_lease_ms = 500;
+  // Short leases so the restart need not wait long, yet longer than a batch of sends takes even
+  // under ASan on a loaded machine: a lease that runs out under a live sender means a second
+  // send by design (at least once), which this test would count as a repeat.
+  opts.outbox_lease_ms = 3000;
+  opts.delivery_lease_ms = 3000;
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
