@@ -507,6 +507,10 @@ void Server::installHandlers() {
   // Without it, Nagle's algorithm holds a response's last segment until the client's delayed
   // ACK: measured +40 ms on every keep-alive request (docs/benchmarks.md, overview over HTTP).
   http.set_tcp_nodelay(true);
+  // cpp-httplib serves a connection on one worker thread until it closes, and a browser keeps up
+  // to six idle keep-alive connections open: with the library's 5 s default, two tabs stalled
+  // every request for 5 s (seen in the UI's end-to-end tests). Idle connections go after 1 s.
+  http.set_keep_alive_timeout(1);
   const int threads = std::max(1, options_.threads);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   if (!options_.static_dir.empty()) {
