@@ -288,8 +288,24 @@ TEST_F(DetectApiTest, ReloadWhileIngestingLosesNothing) {
   EXPECT_EQ(items[0]["count"].get<int>(), ok.load() * 20);
 }
 
-TEST_F(DetectApiTest, EveryDetectRouteIsDocumented) {
+TEST_F(DetectApiTest, EveryDetectRouteIsDocumentedAndNoMore) {
   EXPECT_EQ(undocumentedRoutes(*server_), std::vector<std::string>{});
+  std::set<std::pair<std::string, std::string>> registered;
+  for (const auto& route : server_->routes()) {
+    std::string method = route.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    registered.insert({route.pattern, method});
+  }
+  const Json doc = Json::parse(openApiDocument());
+  int detection_ops = 0;
+  for (const auto& [path, ops] : doc["paths"].items())
+    for (const auto& [method, op] : ops.items())
+      for (const auto& tag : op.value("tags", Json::array()))
+        if (tag == "detection") {
+          ++detection_ops;
+          EXPECT_TRUE(registered.count({path, method})) << method << " " << path;
+        }
+  EXPECT_EQ(detection_ops, 11);
 }
 
 }  // namespace
