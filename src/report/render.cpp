@@ -13,6 +13,19 @@
 
 #include "core/text.h"
 
+// fontconfig (under pango's font map) keeps its caches for the life of the process, and
+// LeakSanitizer reports them at exit; they are not ours. The hook is only compiled under ASan.
+#if defined(__SANITIZE_ADDRESS__)
+#define TD_REPORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TD_REPORT_ASAN 1
+#endif
+#endif
+#ifdef TD_REPORT_ASAN
+extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
+#endif
+
 namespace td::report {
 namespace {
 
