@@ -583,12 +583,23 @@ Result<int> Dispatcher::deliverOnce(int limit) {
   auto claimed = store_.responses().claimDeliveries(limit, now(), options_.delivery_lease_ms);
   if (!claimed) return fail(claimed.error());
   std::vector<store::ResponseStore::AttemptRecord> records;
+  std::vector<std::int64_t> unsent;
   records.reserve(claimed->size());
   bool follow_ups = false;
+  const auto claimed_at = std::chrono::steady_clock::now();
   for (const auto& d : *claimed) {
+    // A batch that has used half its lease gives the rest back rather than risk sending after
+    // the lease ran out, when another worker may have claimed and sent them too.
+    if (std::chrono::steady_clock::now() - claimed_at >
+        std::chrono::milliseconds(options_.delivery_lease_ms / 2)) {
+      unsent.push_back(d.id);
+      continue;
+    }
     records.push_back(finish(d, send(d)));
     follow_ups = follow_ups || !records.back().follow_ups.empty();
   }
+  if (auto s = store_.responses().releaseDeliveries(unsent); !s)
+    spdlog::warn("respond: giving back {} deliveries failed: {}", unsent.size(), s.error().message);
   // One transaction for the batch. Should it fail, the leases run out and the batch is sent
   // again with the same keys: at least once, never lost.
   if (auto s = store_.responses().recordAttempts(records); !s) return fail(s.error());

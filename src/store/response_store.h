@@ -187,6 +187,9 @@ class ResponseStore {
   }
   // Several tries in one transaction (a worker's batch).
   virtual Status recordAttempts(const std::vector<AttemptRecord>& records) = 0;
+  // Gives claimed deliveries back unsent (claim undone, the try not counted), for a sender that
+  // will not get to them within their lease.
+  virtual Status releaseDeliveries(const std::vector<std::int64_t>& ids) = 0;
   virtual Result<Delivery> getDelivery(std::int64_t id) = 0;
   virtual Result<std::vector<Delivery>> listDeliveries(const DeliveryFilter& filter) = 0;
   virtual Result<std::vector<DeliveryAttempt>> listAttempts(std::int64_t delivery_id) = 0;

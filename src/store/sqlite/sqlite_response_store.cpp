@@ -361,6 +361,22 @@ Status SqliteResponseStore::recordAttempts(const std::vector<AttemptRecord>& rec
   });
 }
 
+Status SqliteResponseStore::releaseDeliveries(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return {};
+  return store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TD_CHECK(tx.begin());
+    TD_TRY(st, c.prepare("UPDATE deliveries SET claimed_until = NULL, attempts = max(attempts - 1, "
+                         "0) WHERE id = ? AND status = 0 AND claimed_until IS NOT NULL"));
+    for (auto id : ids) {
+      st->reset();
+      st->bind(1, id);
+      TD_CHECK(st->run());
+    }
+    return tx.commit();
+  });
+}
+
 Result<Delivery> SqliteResponseStore::getDelivery(std::int64_t id) {
   Delivery out;
   TD_CHECK(store_.withReader([&](Connection& c) -> Status {

@@ -27,6 +27,7 @@ class SqliteResponseStore final : public ResponseStore {
       std::int64_t response_id) override;
   Result<std::vector<Delivery>> claimDeliveries(int limit, TimeMs now, TimeMs lease_ms) override;
   Status recordAttempts(const std::vector<AttemptRecord>& records) override;
+  Status releaseDeliveries(const std::vector<std::int64_t>& ids) override;
   Result<Delivery> getDelivery(std::int64_t id) override;
   Result<std::vector<Delivery>> listDeliveries(const DeliveryFilter& filter) override;
   Result<std::vector<DeliveryAttempt>> listAttempts(std::int64_t delivery_id) override;

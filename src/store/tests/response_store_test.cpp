@@ -77,8 +77,13 @@ TEST_P(ResponseStoreTest, FanoutIsIdempotentAndClaimsLease) {
   EXPECT_EQ((*claimed)[0].attempts, 1);
   // Leased: nobody else gets them until the lease runs out.
   EXPECT_TRUE(store().responses().claimDeliveries(10, 500, 1000)->empty());
+  // A sender may give claims back unsent: the try is not counted and they are free at once.
+  ASSERT_TRUE(store().responses().releaseDeliveries({(*claimed)[1].id}));
+  auto released = store().responses().claimDeliveries(10, 500, 1000);
+  ASSERT_EQ(released->size(), 1u);
+  EXPECT_EQ((*released)[0].attempts, 1);
   // The sender died: after the lease they come back.
-  auto again = store().responses().claimDeliveries(10, 1200, 1000);
+  auto again = store().responses().claimDeliveries(10, 1600, 1000);
   ASSERT_EQ(again->size(), 2u);
   EXPECT_EQ((*again)[0].attempts, 2);
 
