@@ -13,8 +13,11 @@
 
 #include "core/text.h"
 
-// fontconfig (under pango's font map) keeps its caches for the life of the process, and
-// LeakSanitizer reports them at exit; they are not ours. The hook is only compiled under ASan.
+// fontconfig (under pango's font map) keeps its caches for the life of the process, and cairo
+// parks freed surfaces in static pools (`_freed_pool_put`, freed only by
+// cairo_debug_reset_static_data); LeakSanitizer reports both at exit. With the default fast
+// unwinder the stacks stop in the library, so the suppressions name the libraries. The hook is
+// only compiled under ASan.
 #if defined(__SANITIZE_ADDRESS__)
 #define TD_REPORT_ASAN 1
 #elif defined(__has_feature)
@@ -23,7 +26,9 @@
 #endif
 #endif
 #ifdef TD_REPORT_ASAN
-extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libfontconfig.so\nleak:libcairo.so\n";
+}
 #endif
 
 namespace td::report {
