@@ -412,7 +412,10 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
   }
 
   // Subscribers of the threat's group: on assignment (a threat lands in the group) and on change.
-  if (threat->group_id) {
+  // A note the dispatcher itself wrote (a state's automatic note) is part of the change that
+  // caused it, which subscribers hear of already.
+  const bool own_note = kind == "threat.noted" && ev.value("actor", "") == "system";
+  if (threat->group_id && !own_note) {
     const bool group_changed =
         kind == "threat.created" ||
         (kind == "threat.assigned" && ev.value("previous_group", "") != threat->group);
@@ -430,6 +433,9 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
       } else if (kind == "threat.closed") {
         text = "Threat " + std::to_string(threat->id) + " (" + threat->name + ") was closed as " +
                threat->outcome;
+      } else if (kind == "threat.noted") {
+        text = ev.value("actor", std::string("someone")) + " added a note to threat " +
+               std::to_string(threat->id) + " (" + threat->name + "): " + ev.value("text", "");
       } else {
         text = "Threat " + std::to_string(threat->id) + " (" + threat->name + ") moved from " +
                ev.value("previous_state", "") + " to " + threat->state;

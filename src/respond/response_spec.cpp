@@ -341,7 +341,7 @@ Result<WebhookAction> parseWebhook(const Json& w, const WebhookAction* previous)
 const std::vector<std::string>& knownEvents() {
   static const std::vector<std::string> kEvents = {"threat.created", "threat.assigned",
                                                    "threat.state_changed", "threat.closed",
-                                                   "threat.reopened"};
+                                                   "threat.reopened", "threat.noted"};
   return kEvents;
 }
 
@@ -380,7 +380,7 @@ Result<ResponseSpec> parseResponseSpec(const Json& body, const ResponseSpec* pre
           std::find(known.begin(), known.end(), e.get<std::string>()) == known.end())
         return fail(bad("events[" + std::to_string(i) + "]",
                         "unknown event (expected threat.created, threat.assigned, "
-                        "threat.state_changed, threat.closed or threat.reopened)"));
+                        "threat.state_changed, threat.closed, threat.reopened or threat.noted)"));
       s.events.push_back(e.get<std::string>());
     }
   }

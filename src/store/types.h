@@ -119,7 +119,7 @@ struct OutboxEvent {
   ProjectId project_id = 0;
   ThreatId threat_id = 0;
   std::string kind;  // threat.created, threat.assigned, threat.state_changed, threat.closed,
-                     // threat.reopened
+                     // threat.reopened, threat.noted
   std::string payload_json;
   TimeMs created_at = 0;
   int attempts = 0;

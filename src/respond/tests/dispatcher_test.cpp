@@ -544,6 +544,14 @@ TEST_F(DispatcherTest, SubscribersAreNotifiedAndStatesWriteTheirNotes) {
   for (const auto& e : timeline)
     if (e.action == "note" && e.to == threat_notes[0].text) on_timeline = true;
   EXPECT_TRUE(on_timeline);
+
+  // A person's note reaches the subscribers; the automatic one above did not.
+  ASSERT_TRUE(store_->addNote(t.id, "Called the owner", {std::nullopt, "bob@acme.test"}));
+  ASSERT_TRUE(d.drain());
+  notes = *store_->responses().listNotifications(ana.id, false, 10);
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_NE(notes[0].text.find("bob@acme.test added a note"), std::string::npos) << notes[0].text;
+  EXPECT_NE(notes[0].text.find("Called the owner"), std::string::npos);
 }
 
 TEST_F(DispatcherTest, RunsOnItsOwnThreadsAndStopsCleanly) {

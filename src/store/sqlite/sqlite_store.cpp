@@ -1316,6 +1316,16 @@ Result<Note> SqliteStore::addNote(ThreatId id, const std::string& text, const Ac
   TD_TRY(up, writer_->prepare("UPDATE threats SET updated_at = ? WHERE id = ?"));
   up->bind(1, now).bind(2, id);
   TD_CHECK(up->run());
+  // Subscribers of the threat's group hear of notes as of any other change.
+  TD_TRY(ob, writer_->prepare("INSERT INTO outbox (project_id, threat_id, kind, payload, "
+                              "created_at) SELECT project_id, id, 'threat.noted', ?, ? "
+                              "FROM threats WHERE id = ?"));
+  ob->bind(1, "{\"threat_id\":" + std::to_string(id) + ",\"note_id\":" +
+                  std::to_string(note_id) + ",\"actor\":" + jsonString(actor.name) +
+                  ",\"text\":" + jsonString(text) + "}")
+      .bind(2, now)
+      .bind(3, id);
+  TD_CHECK(ob->run());
   TD_CHECK(tx.commit());
   return Note{note_id, id, now, actor.name, text};
 }

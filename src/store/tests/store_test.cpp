@@ -616,6 +616,11 @@ TEST_P(StoreTest, NotesAreKeptInOrderWithATimelineEntry) {
   EXPECT_EQ((*notes)[0].text, "first");
   EXPECT_EQ((*notes)[1].text, "it's a \"quote\"; DROP TABLE notes;--");
   EXPECT_EQ(store().timeline(id)->back().action, "note");
+  // Each note is an outbox event too, so the group's subscribers hear of it.
+  auto ob = store().listOutbox(id);
+  ASSERT_EQ(ob->size(), 3u);
+  EXPECT_EQ((*ob)[1].kind, "threat.noted");
+  EXPECT_NE((*ob)[1].payload_json.find("\"text\":\"first\""), std::string::npos);
   EXPECT_EQ(store().addNote(9999, "x", alice_).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(store().listNotes(9999).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(store().timeline(9999).error().code, ErrorCode::kNotFound);
