@@ -43,7 +43,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::string store = kDefaultStore;
   std::string web_dir;
-  int threads = 8;
+  int threads = 32;  // each idle browser keep-alive connection holds one
   bool demo = false;
   std::string intel_warninglists;  // MISP warninglists applied to every feed import
   int intel_tick_seconds = 30;     // how often due feeds are looked for
