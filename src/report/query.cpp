@@ -386,7 +386,7 @@ std::string filterKey(const store::ThreatFilter& f) {
   for (auto s : f.severities) k += static_cast<char>('0' + static_cast<int>(s));
   k += '\x1e';
   for (auto s : f.kinds) k += static_cast<char>('0' + static_cast<int>(s));
-  k += '\x1e' + f.entity + '\x1e' + f.host + '\x1e' + f.text + '\x1e';
+  k += '\x1e' + f.entity + '\x1e' + f.host + '\x1e' + f.entity_group + '\x1e' + f.text + '\x1e';
   k += f.open ? (*f.open ? "o" : "c") : "-";
   return k;
 }

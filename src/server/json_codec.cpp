@@ -495,7 +495,7 @@ Result<store::ThreatFilter> decodeFilterJson(const Json& body, const std::string
     if (auto ok = expectObject(body, path); !ok) return fail(ok.error());
     if (auto ok = onlyKeys(body, path,
                            {"group", "state", "severity", "source", "owner", "kind", "entity",
-                            "host", "text", "open", "from", "to"});
+                            "host", "entity_group", "text", "open", "from", "to"});
         !ok)
       return fail(ok.error());
     store::ThreatFilter f;
@@ -521,7 +521,8 @@ Result<store::ThreatFilter> decodeFilterJson(const Json& body, const std::string
       f.kinds.push_back(*parsed);
     }
     for (auto [key, out] :
-         {std::pair{"entity", &f.entity}, std::pair{"host", &f.host}, std::pair{"text", &f.text}}) {
+         {std::pair{"entity", &f.entity}, std::pair{"host", &f.host},
+          std::pair{"entity_group", &f.entity_group}, std::pair{"text", &f.text}}) {
       auto v = optString(body, key, path, kMaxQueryValueLength);
       if (!v) return fail(v.error());
       if (*v) *out = **v;
@@ -621,6 +622,8 @@ Result<ThreatQuery> decodeThreatQuery(const QueryParams& params,
         f.entity = value;
       } else if (name == "host") {
         f.host = value;
+      } else if (name == "entity_group") {
+        f.entity_group = value;
       } else if (name == "text" || name == "q") {
         f.text = value;
       } else if (name == "open") {

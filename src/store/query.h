@@ -24,6 +24,7 @@ struct ThreatFilter {
   std::vector<core::ThreatKind> kinds;
   std::string entity;  // matches entity value exactly, or "type:value"
   std::string host;
+  std::string entity_group;    // case-insensitive, e.g. "Servers"
   std::string text;            // case-insensitive substring of name, entity value, host or rule id
   std::optional<bool> open;    // true: not in the closed state; false: closed
   std::optional<TimeMs> from;  // on last_seen: threats active in [from, to)

@@ -110,6 +110,7 @@ struct ThreatIndex::Matcher {
   bool states = false, groups = false, owners = false;
   std::vector<std::uint8_t> source_ok;  // by dictionary id; empty: any
   std::vector<std::uint8_t> host_ok;
+  std::vector<std::uint8_t> entity_group_ok;
   bool entity = false;
   std::vector<std::uint8_t> entity_value_ok;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> entity_pairs;  // (type, value)
@@ -194,6 +195,12 @@ ThreatIndex::Matcher ThreatIndex::compile(const IndexFilter& f) const {
     m.host_ok.assign(hosts_.values.size(), 0);
     for (size_t i = 0; i < hosts_.values.size(); ++i)
       if (core::equalsIgnoreCase(hosts_.values[i], f.host)) m.host_ok[i] = 1;
+  }
+  if (!f.entity_group.empty()) {
+    m.entity_group_ok.assign(entity_groups_.values.size(), 0);
+    for (size_t i = 0; i < entity_groups_.values.size(); ++i)
+      if (core::equalsIgnoreCase(entity_groups_.values[i], f.entity_group))
+        m.entity_group_ok[i] = 1;
   }
   if (!f.text.empty()) {
     m.text = true;
@@ -427,6 +434,7 @@ void ThreatIndex::select(const Matcher& m, std::vector<std::uint8_t>& sel) const
   if (m.owners) gather(s, owner_.data(), n, m.owner_ok);
   if (!m.source_ok.empty()) gather(s, source_.data(), n, m.source_ok);
   if (!m.host_ok.empty()) gather(s, host_.data(), n, m.host_ok);
+  if (!m.entity_group_ok.empty()) gather(s, entity_group_.data(), n, m.entity_group_ok);
   if (m.entity) {
     const std::uint32_t* ev = entity_value_.data();
     const std::uint32_t* et = entity_type_.data();

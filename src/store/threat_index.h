@@ -63,6 +63,7 @@ struct IndexFilter {
   std::vector<core::ThreatKind> kinds;
   std::string entity;  // exact value, or "type:value"
   std::string host;    // case-insensitive
+  std::string entity_group;  // case-insensitive
   std::string text;    // case-insensitive substring of name, entity value, host or rule id
   std::optional<bool> open;
   std::optional<TimeMs> from;  // last_seen in [from, to)

@@ -19,6 +19,7 @@ export interface Filters {
   kind: string[];
   entity: string;
   host: string;
+  entity_group: string;
   text: string;
   open: OpenFilter;
   from: string; // RFC 3339 or a date, as typed; "" when unset
@@ -42,6 +43,7 @@ export function emptyFilters(): Filters {
     kind: [],
     entity: '',
     host: '',
+    entity_group: '',
     text: '',
     open: '',
     from: '',
@@ -54,7 +56,7 @@ export function emptyFilters(): Filters {
 }
 
 const LIST_KEYS = ['group', 'state', 'source', 'owner'] as const;
-const TEXT_KEYS = ['entity', 'host', 'text', 'from', 'to'] as const;
+const TEXT_KEYS = ['entity', 'host', 'entity_group', 'text', 'from', 'to'] as const;
 
 function splitCsv(value: string): string[] {
   return value
@@ -171,6 +173,7 @@ export function activePills(f: Filters): { key: keyof Filters; value: string; la
     kind: 'Kind',
     entity: 'Entity',
     host: 'Host',
+    entity_group: 'Entity group',
     text: 'Text',
     from: 'From',
     to: 'To',

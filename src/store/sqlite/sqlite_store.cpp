@@ -1442,6 +1442,7 @@ Result<IndexFilter> SqliteStore::resolveFilter(Connection& c, const ThreatFilter
   f.kinds = filter.kinds;
   f.entity = filter.entity;
   f.host = filter.host;
+  f.entity_group = filter.entity_group;
   f.text = filter.text;
   f.open = filter.open;
   f.from = filter.from;

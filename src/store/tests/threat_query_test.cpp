@@ -121,6 +121,8 @@ class StoreQueryTest : public StoreFixture {
         t.entity.type + ":" + t.entity.value != f.entity)
       return false;
     if (!f.host.empty() && !core::equalsIgnoreCase(f.host, t.host)) return false;
+    if (!f.entity_group.empty() && !core::equalsIgnoreCase(f.entity_group, t.entity_group))
+      return false;
     if (!f.text.empty() && !core::containsIgnoreCase(t.name, f.text) &&
         !core::containsIgnoreCase(t.entity.value, f.text) &&
         !core::containsIgnoreCase(t.host, f.text) && !core::containsIgnoreCase(t.rule_id, f.text))
@@ -210,6 +212,8 @@ class StoreQueryTest : public StoreFixture {
     add([](ThreatFilter& f) { f.entity = "user:h3"; });
     add([](ThreatFilter& f) { f.entity = "host:Host-5"; });
     add([](ThreatFilter& f) { f.host = "HOST-3"; });
+    add([](ThreatFilter& f) { f.entity_group = std::string(kEntityGroups[1]); });
+    add([](ThreatFilter& f) { f.entity_group = "no such group"; });
     add([](ThreatFilter& f) { f.text = "%"; });
     add([](ThreatFilter& f) { f.text = "_"; });
     add([](ThreatFilter& f) { f.text = "'"; });

@@ -330,7 +330,7 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
                         },
                         inner,
                       )
-                    : h('div', { class: 'bar static', title: 'The API has no entity-group filter yet' }, inner),
+                    : h('div', { class: 'bar static' }, inner),
                 );
               }),
             ),
@@ -339,7 +339,13 @@ export function overviewPage(main: HTMLElement, url: URL, project: string): Page
     const now = Date.now();
     replace(
       breakdowns,
-      card('By Entity Group', o.by_entity_group, (n) => n, () => false, null),
+      card(
+        'By Entity Group',
+        o.by_entity_group,
+        (n) => n,
+        (n) => filters.entity_group === n,
+        (n) => setFilters({ ...filters, entity_group: filters.entity_group === n ? '' : n }),
+      ),
       card(
         'By Source',
         o.by_source,

@@ -215,6 +215,20 @@ test('filter by group and state, then a breakdown bar narrows further', async ()
   await screenshot(page, 'group-state-host');
 });
 
+test('a By Entity Group bar filters the list by that entity group', async () => {
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  const bar = page.locator('section[aria-label="By Entity Group"] button.bar').first();
+  const group = (await bar.locator('.bar-name').textContent()).trim();
+  await bar.click();
+  await page.waitForURL(new RegExp(`entity_group=${encodeURIComponent(group).replace(/%20/g, '\\+')}`));
+  await settled(page);
+  const api = await (await page.request.get(`${base}/api/v1/threats?${q({ entity_group: group })}`)).json();
+  assert.ok(api.total > 0, `demo threats in entity group ${group}`);
+  assert.ok(api.items.every((t) => t.entity_group === group), 'the API filters by entity group');
+  await page.waitForFunction((n) => document.querySelector('#list-title')?.textContent === `Threats (${n})`, api.total);
+});
+
 test('select two threats and change their state with the Quick Action toolbar', async () => {
   await page.goto(`${base}/threats?${q({ state: 'New' })}`);
   await settled(page);

@@ -18,7 +18,7 @@ describe('URL <-> filter state', () => {
   it('reads every filter from the URL', () => {
     const f = parseFilters(
       '?project=Payments&group=L1+Support&group=&state=New&severity=high,CRITICAL&source=API&owner=a%40b.test' +
-        '&kind=signal&entity=host:WS-1&host=WS-1&text=mimi&open=true&from=2026-11-01&to=2026-11-02' +
+        '&kind=signal&entity=host:WS-1&host=WS-1&entity_group=Servers&text=mimi&open=true&from=2026-11-01&to=2026-11-02' +
         '&sort=score&order=asc&split=group&limit=100',
     );
     expect(f).toEqual({
@@ -31,6 +31,7 @@ describe('URL <-> filter state', () => {
       kind: ['SIGNAL'],
       entity: 'host:WS-1',
       host: 'WS-1',
+      entity_group: 'Servers',
       text: 'mimi',
       open: 'true',
       from: '2026-11-01',
