@@ -150,7 +150,9 @@ std::string encodeRuleAction(const RuleAction& a) {
   }
   if (a.check_by != core::kDefaultCheckBy) {
     Json list = Json::array();
-    for (auto part : core::splitTrimmed(core::checkByNames(a.check_by), ','))
+    // Named: the parts are views into it (a temporary in the range-init would die first).
+    const std::string names = core::checkByNames(a.check_by);
+    for (auto part : core::splitTrimmed(names, ','))
       if (!part.empty()) list.push_back(std::string(part));
     j["check_by"] = list;
   }
