@@ -161,3 +161,14 @@ class ReadTransaction {
 };
 
 }  // namespace td::store::sqlite
+
+// Early returns for the store's backends: propagate the error of a Result (binding its value by
+// reference otherwise), or of a Status.
+#define TD_TRY(var, expr)                                          \
+  auto var##_result = (expr);                                      \
+  if (!var##_result) return ::td::core::fail(var##_result.error()); \
+  auto& var = *var##_result
+#define TD_CHECK(expr)                                                      \
+  do {                                                                      \
+    if (auto td_s_ = (expr); !td_s_) return ::td::core::fail(td_s_.error()); \
+  } while (0)

@@ -10,15 +10,6 @@ namespace td::store::sqlite {
 using core::ErrorCode;
 using core::fail;
 
-#define TD_RTRY(var, expr)                              \
-  auto var##_result = (expr);                           \
-  if (!var##_result) return fail(var##_result.error()); \
-  auto& var = *var##_result
-#define TD_RCHECK(expr)                                          \
-  do {                                                           \
-    if (auto td_s_ = (expr); !td_s_) return fail(td_s_.error()); \
-  } while (0)
-
 namespace {
 
 constexpr const char* kReportColumns =
@@ -82,17 +73,17 @@ ReportRun runFromRow(const Statement& st) {
 }
 
 core::Result<ReportDefinition> readReport(Connection& c, ReportId id) {
-  TD_RTRY(st, c.prepare(std::string(kReportColumns) + "WHERE id = ?"));
+  TD_TRY(st, c.prepare(std::string(kReportColumns) + "WHERE id = ?"));
   st->bind(1, id);
-  TD_RTRY(row, st->step());
+  TD_TRY(row, st->step());
   if (!row) return fail(ErrorCode::kNotFound, "no report " + std::to_string(id), "id");
   return reportFromRow(*st);
 }
 
 core::Result<ReportSchedule> readSchedule(Connection& c, ReportScheduleId id) {
-  TD_RTRY(st, c.prepare(std::string(kScheduleColumns) + "WHERE id = ?"));
+  TD_TRY(st, c.prepare(std::string(kScheduleColumns) + "WHERE id = ?"));
   st->bind(1, id);
-  TD_RTRY(row, st->step());
+  TD_TRY(row, st->step());
   if (!row) return fail(ErrorCode::kNotFound, "no report schedule " + std::to_string(id), "id");
   return scheduleFromRow(*st);
 }
@@ -106,7 +97,7 @@ core::Status checkName(const std::string& name) {
 core::Result<std::vector<ThreatTime>> readTimes(Statement& st) {
   std::vector<ThreatTime> out;
   while (true) {
-    TD_RTRY(row, st.step());
+    TD_TRY(row, st.step());
     if (!row) break;
     out.push_back({st.i64(0), st.i64(1)});
   }
@@ -121,31 +112,31 @@ core::Result<ReportDefinition> SqliteReportStore::createReport(ProjectId project
                                                                const std::string& name,
                                                                const std::string& spec_json,
                                                                const std::string& author) {
-  TD_RCHECK(checkName(name));
+  TD_CHECK(checkName(name));
   ReportDefinition out;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(dup, c.prepare("SELECT 1 FROM reports WHERE project_id = ? AND lower(name) = lower(?)"));
+    TD_CHECK(tx.begin());
+    TD_TRY(dup, c.prepare("SELECT 1 FROM reports WHERE project_id = ? AND lower(name) = lower(?)"));
     dup->bind(1, project).bind(2, name);
-    TD_RTRY(exists, dup->step());
+    TD_TRY(exists, dup->step());
     if (exists)
       return fail(ErrorCode::kConflict, "the project already has a report named '" + name + "'",
                   "name");
     const TimeMs now = core::nowMs();
-    TD_RTRY(ins, c.prepare(
+    TD_TRY(ins, c.prepare(
                      "INSERT INTO reports (project_id, name, version, spec, created_by, "
                      "updated_by, created_at, updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?)"));
     ins->bind(1, project).bind(2, name).bind(3, spec_json).bind(4, author).bind(5, author);
     ins->bind(6, now).bind(7, now);
-    TD_RCHECK(ins->run());
+    TD_CHECK(ins->run());
     const ReportId id = c.lastInsertId();
-    TD_RTRY(ver, c.prepare(
+    TD_TRY(ver, c.prepare(
                      "INSERT INTO report_versions (report_id, version, spec, author, created_at) "
                      "VALUES (?, 1, ?, ?, ?)"));
     ver->bind(1, id).bind(2, spec_json).bind(3, author).bind(4, now);
-    TD_RCHECK(ver->run());
-    TD_RTRY(r, readReport(c, id));
+    TD_CHECK(ver->run());
+    TD_TRY(r, readReport(c, id));
     out = r;
     return tx.commit();
   }));
@@ -154,8 +145,8 @@ core::Result<ReportDefinition> SqliteReportStore::createReport(ProjectId project
 
 core::Result<ReportDefinition> SqliteReportStore::getReport(ReportId id) {
   ReportDefinition out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(r, readReport(c, id));
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(r, readReport(c, id));
     out = r;
     return {};
   }));
@@ -165,11 +156,11 @@ core::Result<ReportDefinition> SqliteReportStore::getReport(ReportId id) {
 core::Result<ReportDefinition> SqliteReportStore::findReport(ProjectId project,
                                                              const std::string& name) {
   ReportDefinition out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kReportColumns) +
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kReportColumns) +
                           "WHERE project_id = ? AND lower(name) = lower(?)"));
     st->bind(1, project).bind(2, name);
-    TD_RTRY(row, st->step());
+    TD_TRY(row, st->step());
     if (!row) return fail(ErrorCode::kNotFound, "no report named '" + name + "'", "name");
     out = reportFromRow(*st);
     return {};
@@ -180,12 +171,12 @@ core::Result<ReportDefinition> SqliteReportStore::findReport(ProjectId project,
 core::Result<std::vector<ReportDefinition>> SqliteReportStore::listReports(
     std::optional<ProjectId> project) {
   std::vector<ReportDefinition> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kReportColumns) +
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kReportColumns) +
                           "WHERE (?1 IS NULL OR project_id = ?1) ORDER BY lower(name), id"));
     st->bind(1, project);
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back(reportFromRow(*st));
     }
@@ -197,12 +188,12 @@ core::Result<std::vector<ReportDefinition>> SqliteReportStore::listReports(
 core::Result<ReportDefinition> SqliteReportStore::updateReport(
     ReportId id, const std::optional<std::string>& name, const std::string& spec_json,
     const std::string& author, std::optional<int> expected_version) {
-  if (name) TD_RCHECK(checkName(*name));
+  if (name) TD_CHECK(checkName(*name));
   ReportDefinition out;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(before, readReport(c, id));
+    TD_CHECK(tx.begin());
+    TD_TRY(before, readReport(c, id));
     if (expected_version && *expected_version != before.version)
       return fail(ErrorCode::kConflict,
                   "the report changed meanwhile: version " + std::to_string(before.version) +
@@ -211,27 +202,27 @@ core::Result<ReportDefinition> SqliteReportStore::updateReport(
                   "version");
     const std::string new_name = name.value_or(before.name);
     if (name) {
-      TD_RTRY(dup, c.prepare("SELECT 1 FROM reports WHERE project_id = ? AND lower(name) = "
+      TD_TRY(dup, c.prepare("SELECT 1 FROM reports WHERE project_id = ? AND lower(name) = "
                              "lower(?) AND id <> ?"));
       dup->bind(1, before.project_id).bind(2, new_name).bind(3, id);
-      TD_RTRY(exists, dup->step());
+      TD_TRY(exists, dup->step());
       if (exists)
         return fail(ErrorCode::kConflict,
                     "the project already has a report named '" + new_name + "'", "name");
     }
     const TimeMs now = core::nowMs();
     const int version = before.version + 1;
-    TD_RTRY(upd, c.prepare("UPDATE reports SET name = ?, version = ?, spec = ?, updated_by = ?, "
+    TD_TRY(upd, c.prepare("UPDATE reports SET name = ?, version = ?, spec = ?, updated_by = ?, "
                            "updated_at = ? WHERE id = ?"));
     upd->bind(1, new_name).bind(2, version).bind(3, spec_json).bind(4, author).bind(5, now);
     upd->bind(6, id);
-    TD_RCHECK(upd->run());
-    TD_RTRY(ver, c.prepare(
+    TD_CHECK(upd->run());
+    TD_TRY(ver, c.prepare(
                      "INSERT INTO report_versions (report_id, version, spec, author, created_at) "
                      "VALUES (?, ?, ?, ?, ?)"));
     ver->bind(1, id).bind(2, version).bind(3, spec_json).bind(4, author).bind(5, now);
-    TD_RCHECK(ver->run());
-    TD_RTRY(r, readReport(c, id));
+    TD_CHECK(ver->run());
+    TD_TRY(r, readReport(c, id));
     out = r;
     return tx.commit();
   }));
@@ -240,13 +231,13 @@ core::Result<ReportDefinition> SqliteReportStore::updateReport(
 
 core::Result<std::vector<ReportVersion>> SqliteReportStore::listVersions(ReportId id) {
   std::vector<ReportVersion> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RCHECK(readReport(c, id));
-    TD_RTRY(st, c.prepare("SELECT report_id, version, spec, author, created_at FROM "
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_CHECK(readReport(c, id));
+    TD_TRY(st, c.prepare("SELECT report_id, version, spec, author, created_at FROM "
                           "report_versions WHERE report_id = ? ORDER BY version DESC"));
     st->bind(1, id);
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back({st->i64(0), st->i32(1), st->text(2), st->text(3), st->i64(4)});
     }
@@ -257,11 +248,11 @@ core::Result<std::vector<ReportVersion>> SqliteReportStore::listVersions(ReportI
 
 core::Result<ReportVersion> SqliteReportStore::getVersion(ReportId id, int version) {
   ReportVersion out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("SELECT report_id, version, spec, author, created_at FROM "
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("SELECT report_id, version, spec, author, created_at FROM "
                           "report_versions WHERE report_id = ? AND version = ?"));
     st->bind(1, id).bind(2, version);
-    TD_RTRY(row, st->step());
+    TD_TRY(row, st->step());
     if (!row)
       return fail(ErrorCode::kNotFound,
                   "report " + std::to_string(id) + " has no version " + std::to_string(version),
@@ -275,16 +266,16 @@ core::Result<ReportVersion> SqliteReportStore::getVersion(ReportId id, int versi
 core::Status SqliteReportStore::deleteReport(ReportId id) {
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RCHECK(readReport(c, id));
+    TD_CHECK(tx.begin());
+    TD_CHECK(readReport(c, id));
     for (const char* sql :
          {"UPDATE report_runs SET schedule_id = NULL WHERE schedule_id IN (SELECT id FROM "
           "report_schedules WHERE report_id = ?)",
           "DELETE FROM report_schedules WHERE report_id = ?",
           "DELETE FROM report_versions WHERE report_id = ?", "DELETE FROM reports WHERE id = ?"}) {
-      TD_RTRY(st, c.prepare(sql));
+      TD_TRY(st, c.prepare(sql));
       st->bind(1, id);
-      TD_RCHECK(st->run());
+      TD_CHECK(st->run());
     }
     return tx.commit();
   });
@@ -294,19 +285,19 @@ core::Status SqliteReportStore::deleteReport(ReportId id) {
 
 core::Result<ReportSchedule> SqliteReportStore::createSchedule(const ReportSchedule& s) {
   ReportSchedule out;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RCHECK(readReport(c, s.report_id));
+    TD_CHECK(tx.begin());
+    TD_CHECK(readReport(c, s.report_id));
     const TimeMs now = core::nowMs();
-    TD_RTRY(ins, c.prepare("INSERT INTO report_schedules (report_id, cron, time_zone, recipients, "
+    TD_TRY(ins, c.prepare("INSERT INTO report_schedules (report_id, cron, time_zone, recipients, "
                            "format, enabled, next_run_at, last_run_at, created_at, updated_at) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     ins->bind(1, s.report_id).bind(2, s.cron).bind(3, s.time_zone);
     ins->bind(4, nlohmann::json(s.recipients).dump()).bind(5, s.format).bind(6, s.enabled);
     ins->bind(7, s.next_run_at).bind(8, s.last_run_at).bind(9, now).bind(10, now);
-    TD_RCHECK(ins->run());
-    TD_RTRY(r, readSchedule(c, c.lastInsertId()));
+    TD_CHECK(ins->run());
+    TD_TRY(r, readSchedule(c, c.lastInsertId()));
     out = r;
     return tx.commit();
   }));
@@ -315,8 +306,8 @@ core::Result<ReportSchedule> SqliteReportStore::createSchedule(const ReportSched
 
 core::Result<ReportSchedule> SqliteReportStore::getSchedule(ReportScheduleId id) {
   ReportSchedule out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(r, readSchedule(c, id));
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(r, readSchedule(c, id));
     out = r;
     return {};
   }));
@@ -326,12 +317,12 @@ core::Result<ReportSchedule> SqliteReportStore::getSchedule(ReportScheduleId id)
 core::Result<std::vector<ReportSchedule>> SqliteReportStore::listSchedules(
     std::optional<ReportId> report) {
   std::vector<ReportSchedule> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kScheduleColumns) +
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kScheduleColumns) +
                           "WHERE (?1 IS NULL OR report_id = ?1) ORDER BY id"));
     st->bind(1, report);
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back(scheduleFromRow(*st));
     }
@@ -342,18 +333,18 @@ core::Result<std::vector<ReportSchedule>> SqliteReportStore::listSchedules(
 
 core::Result<ReportSchedule> SqliteReportStore::updateSchedule(const ReportSchedule& s) {
   ReportSchedule out;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RCHECK(readSchedule(c, s.id));
-    TD_RTRY(upd, c.prepare("UPDATE report_schedules SET cron = ?, time_zone = ?, recipients = ?, "
+    TD_CHECK(tx.begin());
+    TD_CHECK(readSchedule(c, s.id));
+    TD_TRY(upd, c.prepare("UPDATE report_schedules SET cron = ?, time_zone = ?, recipients = ?, "
                            "format = ?, enabled = ?, next_run_at = ?, last_run_at = ?, "
                            "updated_at = ? WHERE id = ?"));
     upd->bind(1, s.cron).bind(2, s.time_zone).bind(3, nlohmann::json(s.recipients).dump());
     upd->bind(4, s.format).bind(5, s.enabled).bind(6, s.next_run_at).bind(7, s.last_run_at);
     upd->bind(8, core::nowMs()).bind(9, s.id);
-    TD_RCHECK(upd->run());
-    TD_RTRY(r, readSchedule(c, s.id));
+    TD_CHECK(upd->run());
+    TD_TRY(r, readSchedule(c, s.id));
     out = r;
     return tx.commit();
   }));
@@ -363,26 +354,26 @@ core::Result<ReportSchedule> SqliteReportStore::updateSchedule(const ReportSched
 core::Status SqliteReportStore::deleteSchedule(ReportScheduleId id) {
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RCHECK(readSchedule(c, id));
-    TD_RTRY(runs, c.prepare("UPDATE report_runs SET schedule_id = NULL WHERE schedule_id = ?"));
+    TD_CHECK(tx.begin());
+    TD_CHECK(readSchedule(c, id));
+    TD_TRY(runs, c.prepare("UPDATE report_runs SET schedule_id = NULL WHERE schedule_id = ?"));
     runs->bind(1, id);
-    TD_RCHECK(runs->run());
-    TD_RTRY(del, c.prepare("DELETE FROM report_schedules WHERE id = ?"));
+    TD_CHECK(runs->run());
+    TD_TRY(del, c.prepare("DELETE FROM report_schedules WHERE id = ?"));
     del->bind(1, id);
-    TD_RCHECK(del->run());
+    TD_CHECK(del->run());
     return tx.commit();
   });
 }
 
 core::Result<std::vector<ReportSchedule>> SqliteReportStore::dueSchedules(TimeMs now) {
   std::vector<ReportSchedule> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kScheduleColumns) +
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kScheduleColumns) +
                           "WHERE enabled = 1 AND next_run_at <= ? ORDER BY next_run_at, id"));
     st->bind(1, now);
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back(scheduleFromRow(*st));
     }
@@ -394,11 +385,11 @@ core::Result<std::vector<ReportSchedule>> SqliteReportStore::dueSchedules(TimeMs
 core::Result<bool> SqliteReportStore::claimSlot(ReportScheduleId id, TimeMs slot,
                                                 std::optional<TimeMs> next, TimeMs now) {
   bool claimed = false;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("UPDATE report_schedules SET next_run_at = ?, last_run_at = ? "
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("UPDATE report_schedules SET next_run_at = ?, last_run_at = ? "
                           "WHERE id = ? AND next_run_at = ? AND enabled = 1"));
     st->bind(1, next).bind(2, now).bind(3, id).bind(4, slot);
-    TD_RCHECK(st->run());
+    TD_CHECK(st->run());
     claimed = c.changes() == 1;
     return {};
   }));
@@ -407,13 +398,13 @@ core::Result<bool> SqliteReportStore::claimSlot(ReportScheduleId id, TimeMs slot
 
 core::Result<ReportRun> SqliteReportStore::startRun(const ReportRun& run) {
   ReportRun out = run;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("INSERT INTO report_runs (schedule_id, report_id, report_version, "
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("INSERT INTO report_runs (schedule_id, report_id, report_version, "
                           "scheduled_for, started_at, status, message, bytes) VALUES (?, ?, ?, "
                           "?, ?, 'running', '', 0)"));
     st->bind(1, run.schedule_id).bind(2, run.report_id).bind(3, run.report_version);
     st->bind(4, run.scheduled_for).bind(5, run.started_at);
-    TD_RCHECK(st->run());
+    TD_CHECK(st->run());
     out.id = c.lastInsertId();
     out.status = "running";
     return {};
@@ -425,10 +416,10 @@ core::Status SqliteReportStore::finishRun(std::int64_t run_id, TimeMs at,
                                           const std::string& status, const std::string& message,
                                           std::int64_t bytes) {
   return store_.withWriter([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("UPDATE report_runs SET finished_at = ?, status = ?, message = ?, "
+    TD_TRY(st, c.prepare("UPDATE report_runs SET finished_at = ?, status = ?, message = ?, "
                           "bytes = ? WHERE id = ?"));
     st->bind(1, at).bind(2, status).bind(3, message).bind(4, bytes).bind(5, run_id);
-    TD_RCHECK(st->run());
+    TD_CHECK(st->run());
     if (c.changes() != 1)
       return fail(ErrorCode::kNotFound, "no report run " + std::to_string(run_id), "id");
     return {};
@@ -438,13 +429,13 @@ core::Status SqliteReportStore::finishRun(std::int64_t run_id, TimeMs at,
 core::Result<std::vector<ReportRun>> SqliteReportStore::listRuns(
     std::optional<ReportScheduleId> schedule, std::optional<ReportId> report, int limit) {
   std::vector<ReportRun> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kRunColumns) +
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kRunColumns) +
                           "WHERE (?1 IS NULL OR schedule_id = ?1) AND (?2 IS NULL OR "
                           "report_id = ?2) ORDER BY id DESC LIMIT ?3"));
     st->bind(1, schedule).bind(2, report).bind(3, std::max(1, std::min(limit, 1000)));
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back(runFromRow(*st));
     }
@@ -462,10 +453,10 @@ core::Status SqliteReportStore::scanThreats(const ThreatFilter& filter,
 
 core::Result<std::vector<ThreatTime>> SqliteReportStore::closedSince(TimeMs since) {
   std::vector<ThreatTime> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("SELECT id, closed_at FROM threats WHERE closed_at >= ?"));
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("SELECT id, closed_at FROM threats WHERE closed_at >= ?"));
     st->bind(1, since);
-    TD_RTRY(rows, readTimes(*st));
+    TD_TRY(rows, readTimes(*st));
     out = std::move(rows);
     return {};
   }));
@@ -474,12 +465,12 @@ core::Result<std::vector<ThreatTime>> SqliteReportStore::closedSince(TimeMs sinc
 
 core::Result<std::vector<ThreatTime>> SqliteReportStore::firstAcknowledgements(TimeMs since) {
   std::vector<ThreatTime> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("SELECT threat_id, min(at) FROM timeline WHERE at >= ? AND actor <> "
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("SELECT threat_id, min(at) FROM timeline WHERE at >= ? AND actor <> "
                           "'system' AND action IN ('assigned_owner', 'state', 'closed') GROUP BY "
                           "threat_id"));
     st->bind(1, since);
-    TD_RTRY(rows, readTimes(*st));
+    TD_TRY(rows, readTimes(*st));
     out = std::move(rows);
     return {};
   }));

@@ -10,15 +10,6 @@ namespace td::store::sqlite {
 using core::ErrorCode;
 using core::fail;
 
-#define TD_TRY(var, expr)                               \
-  auto var##_result = (expr);                           \
-  if (!var##_result) return fail(var##_result.error()); \
-  auto& var = *var##_result
-#define TD_CHECK(expr)                                           \
-  do {                                                           \
-    if (auto td_s_ = (expr); !td_s_) return fail(td_s_.error()); \
-  } while (0)
-
 namespace {
 
 constexpr const char* kResponseColumns =

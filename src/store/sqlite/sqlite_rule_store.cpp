@@ -11,15 +11,6 @@ namespace td::store::sqlite {
 using core::ErrorCode;
 using core::fail;
 
-#define TD_RTRY(var, expr)                              \
-  auto var##_result = (expr);                           \
-  if (!var##_result) return fail(var##_result.error()); \
-  auto& var = *var##_result
-#define TD_RCHECK(expr)                                          \
-  do {                                                           \
-    if (auto td_s_ = (expr); !td_s_) return fail(td_s_.error()); \
-  } while (0)
-
 namespace {
 
 constexpr size_t kMaxRuleYamlBytes = 1 << 20;
@@ -98,14 +89,14 @@ core::Status validateRule(const StoredRule& r) {
 }
 
 core::Status bumpVersion(Connection& c) {
-  TD_RTRY(st, c.prepare("UPDATE rules_version SET version = version + 1 WHERE id = 1"));
+  TD_TRY(st, c.prepare("UPDATE rules_version SET version = version + 1 WHERE id = 1"));
   return st->run();
 }
 
 core::Result<RuleGroup> readGroup(Connection& c, RuleGroupId id) {
-  TD_RTRY(st, c.prepare(std::string(kGroupColumns) + "WHERE g.id = ?"));
+  TD_TRY(st, c.prepare(std::string(kGroupColumns) + "WHERE g.id = ?"));
   st->bind(1, id);
-  TD_RTRY(row, st->step());
+  TD_TRY(row, st->step());
   if (!row) return fail(ErrorCode::kNotFound, "no rule group " + std::to_string(id), "group");
   RuleGroup g = groupFromRow(*st);
   st->reset();
@@ -113,9 +104,9 @@ core::Result<RuleGroup> readGroup(Connection& c, RuleGroupId id) {
 }
 
 core::Result<StoredRule> readRule(Connection& c, RuleRowId id) {
-  TD_RTRY(st, c.prepare(std::string(kRuleColumns) + "WHERE r.id = ?"));
+  TD_TRY(st, c.prepare(std::string(kRuleColumns) + "WHERE r.id = ?"));
   st->bind(1, id);
-  TD_RTRY(row, st->step());
+  TD_TRY(row, st->step());
   if (!row) return fail(ErrorCode::kNotFound, "no rule " + std::to_string(id), "id");
   StoredRule r = ruleFromRow(*st);
   st->reset();
@@ -131,7 +122,7 @@ core::Error conflictAs(core::Error e, std::string message, std::string field) {
 }
 
 core::Status insertRule(Connection& c, const StoredRule& r, core::TimeMs now) {
-  TD_RTRY(st, c.prepare(
+  TD_TRY(st, c.prepare(
                   "INSERT INTO rules (group_id, uid, title, level, status, kind, tags, yaml, "
                   "enabled, action, hits, created_at, updated_at) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"));
@@ -165,11 +156,11 @@ core::Result<RuleGroup> SqliteRuleStore::createGroup(const std::string& name, Ru
   if (description.size() > core::kMaxDescriptionLength)
     return fail(ErrorCode::kTooLarge, "the description is too long", "description");
   core::Result<RuleGroup> out = fail(ErrorCode::kInternal, "not run");
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
+    TD_CHECK(tx.begin());
     const core::TimeMs now = core::nowMs();
-    TD_RTRY(st, c.prepare("INSERT INTO rule_groups (name, kind, description, enabled, action, "
+    TD_TRY(st, c.prepare("INSERT INTO rule_groups (name, kind, description, enabled, action, "
                           "created_at, updated_at) VALUES (?, ?, ?, 1, '', ?, ?)"));
     st->bind(1, name)
         .bind(2, static_cast<int>(kind))
@@ -179,8 +170,8 @@ core::Result<RuleGroup> SqliteRuleStore::createGroup(const std::string& name, Ru
     if (auto s = st->run(); !s)
       return fail(conflictAs(s.error(), "rule group '" + name + "' exists already", "name"));
     const auto id = c.lastInsertId();
-    TD_RCHECK(bumpVersion(c));
-    TD_RCHECK(tx.commit());
+    TD_CHECK(bumpVersion(c));
+    TD_CHECK(tx.commit());
     out = readGroup(c, id);
     return {};
   }));
@@ -189,7 +180,7 @@ core::Result<RuleGroup> SqliteRuleStore::createGroup(const std::string& name, Ru
 
 core::Result<RuleGroup> SqliteRuleStore::getGroup(RuleGroupId id) {
   core::Result<RuleGroup> out = fail(ErrorCode::kInternal, "not run");
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
     out = readGroup(c, id);
     return {};
   }));
@@ -198,10 +189,10 @@ core::Result<RuleGroup> SqliteRuleStore::getGroup(RuleGroupId id) {
 
 core::Result<RuleGroup> SqliteRuleStore::findGroup(const std::string& name) {
   core::Result<RuleGroup> out = fail(ErrorCode::kNotFound, "no rule group '" + name + "'", "group");
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kGroupColumns) + "WHERE lower(g.name) = lower(?)"));
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kGroupColumns) + "WHERE lower(g.name) = lower(?)"));
     st->bind(1, name);
-    TD_RTRY(row, st->step());
+    TD_TRY(row, st->step());
     if (row) out = groupFromRow(*st);
     st->reset();
     return {};
@@ -211,10 +202,10 @@ core::Result<RuleGroup> SqliteRuleStore::findGroup(const std::string& name) {
 
 core::Result<std::vector<RuleGroup>> SqliteRuleStore::listGroups() {
   std::vector<RuleGroup> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kGroupColumns) + "ORDER BY g.kind, lower(g.name)"));
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kGroupColumns) + "ORDER BY g.kind, lower(g.name)"));
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back(groupFromRow(*st));
     }
@@ -229,19 +220,19 @@ core::Result<RuleGroup> SqliteRuleStore::changeGroup(RuleGroupId id, const RuleG
   if (ch.action_json && ch.action_json->size() > kMaxActionBytes)
     return fail(ErrorCode::kTooLarge, "the action is over 16 KiB", "action");
   core::Result<RuleGroup> out = fail(ErrorCode::kInternal, "not run");
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(before, readGroup(c, id));
+    TD_CHECK(tx.begin());
+    TD_TRY(before, readGroup(c, id));
     (void)before;
-    TD_RTRY(st, c.prepare("UPDATE rule_groups SET enabled = coalesce(?, enabled), "
+    TD_TRY(st, c.prepare("UPDATE rule_groups SET enabled = coalesce(?, enabled), "
                           "description = coalesce(?, description), action = coalesce(?, action), "
                           "updated_at = ? WHERE id = ?"));
     if (ch.enabled) st->bind(1, *ch.enabled); else st->bindNull(1);
     st->bind(2, ch.description).bind(3, ch.action_json).bind(4, core::nowMs()).bind(5, id);
-    TD_RCHECK(st->run());
-    TD_RCHECK(bumpVersion(c));
-    TD_RCHECK(tx.commit());
+    TD_CHECK(st->run());
+    TD_CHECK(bumpVersion(c));
+    TD_CHECK(tx.commit());
     out = readGroup(c, id);
     return {};
   }));
@@ -251,39 +242,39 @@ core::Result<RuleGroup> SqliteRuleStore::changeGroup(RuleGroupId id, const RuleG
 core::Status SqliteRuleStore::deleteGroup(RuleGroupId id) {
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(before, readGroup(c, id));
+    TD_CHECK(tx.begin());
+    TD_TRY(before, readGroup(c, id));
     (void)before;
     for (const char* sql :
          {"DELETE FROM rule_project_actions WHERE target = 0 AND target_id IN "
           "(SELECT id FROM rules WHERE group_id = ?)",
           "DELETE FROM rule_project_actions WHERE target = 1 AND target_id = ?",
           "DELETE FROM rules WHERE group_id = ?", "DELETE FROM rule_groups WHERE id = ?"}) {
-      TD_RTRY(st, c.prepare(sql));
+      TD_TRY(st, c.prepare(sql));
       st->bind(1, id);
-      TD_RCHECK(st->run());
+      TD_CHECK(st->run());
     }
-    TD_RCHECK(bumpVersion(c));
+    TD_CHECK(bumpVersion(c));
     return tx.commit();
   });
 }
 
 core::Result<RuleInstallCounts> SqliteRuleStore::replaceGroupRules(
     RuleGroupId group, const std::vector<StoredRule>& rules) {
-  for (const auto& r : rules) TD_RCHECK(validateRule(r));
+  for (const auto& r : rules) TD_CHECK(validateRule(r));
   RuleInstallCounts counts;
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(g, readGroup(c, group));
+    TD_CHECK(tx.begin());
+    TD_TRY(g, readGroup(c, group));
     (void)g;
     // uid -> (row id, yaml) of what the group holds now.
     std::map<std::string, std::pair<RuleRowId, std::string>> existing;
     {
-      TD_RTRY(st, c.prepare("SELECT uid, id, yaml FROM rules WHERE group_id = ?"));
+      TD_TRY(st, c.prepare("SELECT uid, id, yaml FROM rules WHERE group_id = ?"));
       st->bind(1, group);
       while (true) {
-        TD_RTRY(row, st->step());
+        TD_TRY(row, st->step());
         if (!row) break;
         existing[st->text(0)] = {st->i64(1), st->text(2)};
       }
@@ -296,12 +287,12 @@ core::Result<RuleInstallCounts> SqliteRuleStore::replaceGroupRules(
       r.group_id = group;
       auto it = existing.find(r.uid);
       if (it == existing.end()) {
-        TD_RCHECK(insertRule(c, r, now));
+        TD_CHECK(insertRule(c, r, now));
         ++counts.added;
       } else if (it->second.second == r.yaml) {
         ++counts.unchanged;
       } else {
-        TD_RTRY(st, c.prepare("UPDATE rules SET title = ?, level = ?, status = ?, kind = ?, "
+        TD_TRY(st, c.prepare("UPDATE rules SET title = ?, level = ?, status = ?, kind = ?, "
                               "tags = ?, yaml = ?, updated_at = ? WHERE id = ?"));
         st->bind(1, r.title)
             .bind(2, r.level)
@@ -311,7 +302,7 @@ core::Result<RuleInstallCounts> SqliteRuleStore::replaceGroupRules(
             .bind(6, r.yaml)
             .bind(7, now)
             .bind(8, it->second.first);
-        TD_RCHECK(st->run());
+        TD_CHECK(st->run());
         ++counts.updated;
       }
     }
@@ -320,16 +311,16 @@ core::Result<RuleInstallCounts> SqliteRuleStore::replaceGroupRules(
       for (const char* sql :
            {"DELETE FROM rule_project_actions WHERE target = 0 AND target_id = ?",
             "DELETE FROM rules WHERE id = ?"}) {
-        TD_RTRY(st, c.prepare(sql));
+        TD_TRY(st, c.prepare(sql));
         st->bind(1, row.first);
-        TD_RCHECK(st->run());
+        TD_CHECK(st->run());
       }
       ++counts.removed;
     }
-    TD_RTRY(touch, c.prepare("UPDATE rule_groups SET updated_at = ? WHERE id = ?"));
+    TD_TRY(touch, c.prepare("UPDATE rule_groups SET updated_at = ? WHERE id = ?"));
     touch->bind(1, now).bind(2, group);
-    TD_RCHECK(touch->run());
-    TD_RCHECK(bumpVersion(c));
+    TD_CHECK(touch->run());
+    TD_CHECK(bumpVersion(c));
     return tx.commit();
   }));
   return counts;
@@ -338,17 +329,17 @@ core::Result<RuleInstallCounts> SqliteRuleStore::replaceGroupRules(
 // --- rules ----------------------------------------------------------------------------------
 
 core::Result<StoredRule> SqliteRuleStore::createRule(const StoredRule& rule) {
-  TD_RCHECK(validateRule(rule));
+  TD_CHECK(validateRule(rule));
   core::Result<StoredRule> out = fail(ErrorCode::kInternal, "not run");
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(g, readGroup(c, rule.group_id));
+    TD_CHECK(tx.begin());
+    TD_TRY(g, readGroup(c, rule.group_id));
     (void)g;
-    TD_RCHECK(insertRule(c, rule, core::nowMs()));
+    TD_CHECK(insertRule(c, rule, core::nowMs()));
     const auto id = c.lastInsertId();
-    TD_RCHECK(bumpVersion(c));
-    TD_RCHECK(tx.commit());
+    TD_CHECK(bumpVersion(c));
+    TD_CHECK(tx.commit());
     out = readRule(c, id);
     return {};
   }));
@@ -357,7 +348,7 @@ core::Result<StoredRule> SqliteRuleStore::createRule(const StoredRule& rule) {
 
 core::Result<StoredRule> SqliteRuleStore::getRule(RuleRowId id) {
   core::Result<StoredRule> out = fail(ErrorCode::kInternal, "not run");
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
     out = readRule(c, id);
     return {};
   }));
@@ -381,20 +372,20 @@ core::Result<RulePage> SqliteRuleStore::listRules(const RuleFilter& f) {
     if (f.kind) st.bind(4, *f.kind);
   };
   RulePage page;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
     {
-      TD_RTRY(st, c.prepare("SELECT count(*) FROM rules r " + where));
+      TD_TRY(st, c.prepare("SELECT count(*) FROM rules r " + where));
       bindAll(*st);
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (row) page.total = st->i64(0);
       st->reset();
     }
-    TD_RTRY(st, c.prepare(std::string(kRuleColumns) + where +
+    TD_TRY(st, c.prepare(std::string(kRuleColumns) + where +
                           " ORDER BY lower(g.name), lower(r.title), r.id LIMIT ?5 OFFSET ?6"));
     bindAll(*st);
     st->bind(5, f.limit).bind(6, f.offset);
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       page.items.push_back(ruleFromRow(*st));
     }
@@ -406,23 +397,23 @@ core::Result<RulePage> SqliteRuleStore::listRules(const RuleFilter& f) {
 core::Result<StoredRule> SqliteRuleStore::changeRule(RuleRowId id, const RuleChange& ch) {
   if (ch.action_json && ch.action_json->size() > kMaxActionBytes)
     return fail(ErrorCode::kTooLarge, "the action is over 16 KiB", "action");
-  if (ch.content) TD_RCHECK(validateRule(*ch.content));
+  if (ch.content) TD_CHECK(validateRule(*ch.content));
   core::Result<StoredRule> out = fail(ErrorCode::kInternal, "not run");
-  TD_RCHECK(store_.withWriter([&](Connection& c) -> core::Status {
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(before, readRule(c, id));
+    TD_CHECK(tx.begin());
+    TD_TRY(before, readRule(c, id));
     const core::TimeMs now = core::nowMs();
     if (ch.enabled || ch.action_json) {
-      TD_RTRY(st, c.prepare("UPDATE rules SET enabled = coalesce(?, enabled), "
+      TD_TRY(st, c.prepare("UPDATE rules SET enabled = coalesce(?, enabled), "
                             "action = coalesce(?, action), updated_at = ? WHERE id = ?"));
       if (ch.enabled) st->bind(1, *ch.enabled); else st->bindNull(1);
       st->bind(2, ch.action_json).bind(3, now).bind(4, id);
-      TD_RCHECK(st->run());
+      TD_CHECK(st->run());
     }
     if (ch.content) {
       const auto& r = *ch.content;
-      TD_RTRY(st, c.prepare("UPDATE rules SET uid = ?, title = ?, level = ?, status = ?, "
+      TD_TRY(st, c.prepare("UPDATE rules SET uid = ?, title = ?, level = ?, status = ?, "
                             "kind = ?, tags = ?, yaml = ?, updated_at = ? WHERE id = ?"));
       st->bind(1, r.uid)
           .bind(2, r.title)
@@ -439,8 +430,8 @@ core::Result<StoredRule> SqliteRuleStore::changeRule(RuleRowId id, const RuleCha
                                    "' already",
                                "id"));
     }
-    TD_RCHECK(bumpVersion(c));
-    TD_RCHECK(tx.commit());
+    TD_CHECK(bumpVersion(c));
+    TD_CHECK(tx.commit());
     out = readRule(c, id);
     return {};
   }));
@@ -450,27 +441,27 @@ core::Result<StoredRule> SqliteRuleStore::changeRule(RuleRowId id, const RuleCha
 core::Status SqliteRuleStore::deleteRule(RuleRowId id) {
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(before, readRule(c, id));
+    TD_CHECK(tx.begin());
+    TD_TRY(before, readRule(c, id));
     (void)before;
     for (const char* sql : {"DELETE FROM rule_project_actions WHERE target = 0 AND target_id = ?",
                             "DELETE FROM rules WHERE id = ?"}) {
-      TD_RTRY(st, c.prepare(sql));
+      TD_TRY(st, c.prepare(sql));
       st->bind(1, id);
-      TD_RCHECK(st->run());
+      TD_CHECK(st->run());
     }
-    TD_RCHECK(bumpVersion(c));
+    TD_CHECK(bumpVersion(c));
     return tx.commit();
   });
 }
 
 core::Result<std::vector<StoredRule>> SqliteRuleStore::activeRules() {
   std::vector<StoredRule> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare(std::string(kRuleColumns) +
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kRuleColumns) +
                           "WHERE r.enabled = 1 AND g.enabled = 1 ORDER BY g.id, r.id"));
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       out.push_back(ruleFromRow(*st));
     }
@@ -486,21 +477,21 @@ core::Status SqliteRuleStore::setProjectAction(const ProjectRuleAction& a) {
     return fail(ErrorCode::kTooLarge, "the action is over 16 KiB", "action");
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
+    TD_CHECK(tx.begin());
     if (a.target == ProjectRuleAction::Target::kRule) {
-      TD_RTRY(r, readRule(c, a.target_id));
+      TD_TRY(r, readRule(c, a.target_id));
       (void)r;
     } else {
-      TD_RTRY(g, readGroup(c, a.target_id));
+      TD_TRY(g, readGroup(c, a.target_id));
       (void)g;
     }
     if (a.action_json.empty()) {
-      TD_RTRY(st, c.prepare("DELETE FROM rule_project_actions WHERE target = ? AND "
+      TD_TRY(st, c.prepare("DELETE FROM rule_project_actions WHERE target = ? AND "
                             "target_id = ? AND project_id = ?"));
       st->bind(1, static_cast<int>(a.target)).bind(2, a.target_id).bind(3, a.project_id);
-      TD_RCHECK(st->run());
+      TD_CHECK(st->run());
     } else {
-      TD_RTRY(st, c.prepare("INSERT INTO rule_project_actions (target, target_id, project_id, "
+      TD_TRY(st, c.prepare("INSERT INTO rule_project_actions (target, target_id, project_id, "
                             "action) VALUES (?, ?, ?, ?) ON CONFLICT (target, target_id, "
                             "project_id) DO UPDATE SET action = excluded.action"));
       st->bind(1, static_cast<int>(a.target))
@@ -511,18 +502,18 @@ core::Status SqliteRuleStore::setProjectAction(const ProjectRuleAction& a) {
         return fail(conflictAs(s.error(), "no project " + std::to_string(a.project_id),
                                "project"));
     }
-    TD_RCHECK(bumpVersion(c));
+    TD_CHECK(bumpVersion(c));
     return tx.commit();
   });
 }
 
 core::Result<std::vector<ProjectRuleAction>> SqliteRuleStore::listProjectActions() {
   std::vector<ProjectRuleAction> out;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("SELECT target, target_id, project_id, action FROM "
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("SELECT target, target_id, project_id, action FROM "
                           "rule_project_actions ORDER BY target, target_id, project_id"));
     while (true) {
-      TD_RTRY(row, st->step());
+      TD_TRY(row, st->step());
       if (!row) break;
       ProjectRuleAction a;
       a.target = st->i32(0) == 0 ? ProjectRuleAction::Target::kRule
@@ -544,14 +535,14 @@ core::Status SqliteRuleStore::addHits(const std::vector<std::pair<RuleRowId, std
   if (hits.empty()) return {};
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
-    TD_RCHECK(tx.begin());
-    TD_RTRY(st, c.prepare("UPDATE rules SET hits = hits + ?, last_hit_at = "
+    TD_CHECK(tx.begin());
+    TD_TRY(st, c.prepare("UPDATE rules SET hits = hits + ?, last_hit_at = "
                           "max(coalesce(last_hit_at, 0), ?) WHERE id = ?"));
     for (const auto& [id, n] : hits) {
       if (n <= 0) continue;
       st->reset();
       st->bind(1, n).bind(2, at).bind(3, id);
-      TD_RCHECK(st->run());
+      TD_CHECK(st->run());
     }
     return tx.commit();
   });
@@ -559,9 +550,9 @@ core::Status SqliteRuleStore::addHits(const std::vector<std::pair<RuleRowId, std
 
 core::Result<std::int64_t> SqliteRuleStore::rulesVersion() {
   std::int64_t version = 0;
-  TD_RCHECK(store_.withReader([&](Connection& c) -> core::Status {
-    TD_RTRY(st, c.prepare("SELECT version FROM rules_version WHERE id = 1"));
-    TD_RTRY(row, st->step());
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("SELECT version FROM rules_version WHERE id = 1"));
+    TD_TRY(row, st->step());
     if (row) version = st->i64(0);
     st->reset();
     return {};

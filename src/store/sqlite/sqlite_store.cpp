@@ -15,16 +15,6 @@ namespace td::store::sqlite {
 using core::ErrorCode;
 using core::fail;
 
-// Propagates the error of a Result; binds its value by reference otherwise.
-#define TD_TRY(var, expr)                               \
-  auto var##_result = (expr);                           \
-  if (!var##_result) return fail(var##_result.error()); \
-  auto& var = *var##_result
-#define TD_CHECK(expr)                                           \
-  do {                                                           \
-    if (auto td_s_ = (expr); !td_s_) return fail(td_s_.error()); \
-  } while (0)
-
 namespace {
 
 constexpr int kMaxPageLimit = 500;
