@@ -53,6 +53,7 @@ struct DispatcherOptions {
   core::TimeMs delivery_lease_ms = 2 * core::kMinuteMs;  // longer than any send may take
   int outbox_batch = 256;
   int delivery_batch = 8;
+  int connections = 16;  // webhook requests a worker has in flight at once (keep-alive)
   core::TimeMs digest_every_ms = core::kSecondMs;
   core::TimeMs outbox_retention_ms = 7 * core::kDayMs;
   core::TimeMs delivery_retention_ms = 30 * core::kDayMs;
@@ -122,11 +123,15 @@ class Dispatcher {
                                   const std::string& key_suffix, store::ResponseStore::Fanout& out);
   Outcome send(const store::Delivery& d);
   Outcome sendWebhook(const store::Delivery& d, const nlohmann::json& p);
+  HttpRequest webhookRequest(const store::Delivery& d, const nlohmann::json& p);
+  Outcome webhookOutcome(const HttpRequest& req, const HttpResult& res, core::TimeMs at);
   Outcome sendMail(const store::Delivery& d, EmailMessage message);
   Outcome sendDigest(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendEscalation(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendNotification(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendNote(const store::Delivery& d, const nlohmann::json& p);
+  // A scheduled report's e-mail with the run's file attached (report_mail.cpp).
+  Outcome sendReport(const store::Delivery& d, const nlohmann::json& p);
   store::ResponseStore::AttemptRecord finish(const store::Delivery& d, Outcome outcome);
   core::TimeMs backoff(const store::Delivery& d, std::optional<core::TimeMs> retry_after);
   void fanOutLoop();

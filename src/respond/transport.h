@@ -4,6 +4,7 @@
 // Thread safety: every function may be called from any thread (one curl handle per call's thread).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "respond/mime.h"
 
 namespace td::respond {
 
@@ -28,9 +30,22 @@ struct HttpResult {
   std::string error;                           // what went wrong, for people
   std::optional<core::TimeMs> retry_after_ms;  // from a Retry-After header
   core::TimeMs duration_ms = 0;
+  bool started = true;  // false: sendHttpMany never began it (its start_by had passed)
 };
 
 HttpResult sendHttp(const HttpRequest& request);
+
+struct HttpBatchOptions {
+  int max_connections = 16;  // requests in flight at once (keep-alive connections per host)
+  // A request not begun by then is not sent at all (started = false).
+  std::optional<std::chrono::steady_clock::time_point> start_by;
+};
+
+// Sends the requests concurrently (libcurl multi: up to max_connections at once, each on its own
+// keep-alive connection, no pipelining); the results in the order of the requests. The
+// connections stay open for the calling thread's next batch.
+std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
+                                     const HttpBatchOptions& options = {});
 
 // Lower-case hex of HMAC-SHA256(key, data).
 std::string hmacSha256Hex(const std::string& key, const std::string& data);
@@ -49,19 +64,7 @@ struct SmtpConfig {
 // may instead come from $THREATDESK_SMTP_PASSWORD.
 core::Result<SmtpConfig> parseSmtpUrl(const std::string& text);
 
-struct EmailMessage {
-  std::string from;
-  std::vector<std::string> to;
-  std::string subject;
-  std::string text;
-  std::string html;  // empty: a text-only message
-  std::string
-      message_id;  // "<key@threatdesk>", stable across retries so receivers can drop repeats
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
-// The RFC 5322 message: multipart/alternative (text, HTML) in base64, RFC 2047 subject.
-std::string buildMime(const EmailMessage& message, core::TimeMs now);
+// EmailMessage and buildMime (the MIME message, with attachments) are in respond/mime.h.
 
 struct SmtpResult {
   bool ok = false;

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "store/query.h"
+#include "store/response_store.h"
 #include "store/threat_index.h"
 #include "store/types.h"
 
@@ -54,12 +55,26 @@ struct ReportSchedule {
   std::string cron;                     // five-field cron expression (report/cron.h)
   std::string time_zone = "UTC";        // IANA name the expression is read in
   std::vector<std::string> recipients;  // e-mail addresses
+  std::vector<UserId> users;  // users of the report's organisation, mailed at their current address
   std::string format = "pdf";
   bool enabled = true;
   std::optional<TimeMs> next_run_at;  // the next slot; none while disabled
   std::optional<TimeMs> last_run_at;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
+};
+
+// One recipient's e-mail of a run: a row of the respond domain's deliveries table, sent by the
+// dispatcher's workers (kind "report"), found by its idempotency key.
+struct ReportRunDelivery {
+  std::string recipient;
+  std::string idempotency_key;
+  std::optional<std::int64_t> delivery_id;  // none: pruned (finished more than 30 days ago)
+  std::string status;  // pending, delivered, failed, skipped, cancelled; "pruned" when gone
+  int attempts = 0;
+  std::optional<int> last_status;  // SMTP reply code of the last try
+  std::string last_error;
+  std::optional<TimeMs> finished_at;
 };
 
 struct ReportRun {
@@ -73,6 +88,19 @@ struct ReportRun {
   std::string status;   // running, ok, failed
   std::string message;  // the error, or what was delivered to whom
   std::int64_t bytes = 0;
+  // Filled by listRuns / getRun: the run's e-mail deliveries and their state now.
+  std::vector<ReportRunDelivery> deliveries;
+  bool has_file = false;  // the rendered file is kept with the run
+};
+
+// The file a scheduled run rendered, kept with the run: the dispatcher attaches it to each
+// recipient's e-mail (every try sends the same bytes), and the API serves it for download.
+struct ReportRunFile {
+  std::int64_t run_id = 0;
+  std::string file_name;
+  std::string content_type;
+  std::string bytes;
+  TimeMs created_at = 0;
 };
 
 // When something happened to a threat (closed_at, first acknowledgement).
@@ -128,6 +156,24 @@ class ReportStore {
   virtual core::Result<ReportRun> startRun(const ReportRun& run) = 0;
   virtual core::Status finishRun(std::int64_t run_id, TimeMs at, const std::string& status,
                                  const std::string& message, std::int64_t bytes) = 0;
+  // The hand-off of a rendered run to e-mail, in one transaction: keeps the file with the run,
+  // inserts its deliveries (kind "report"; a key that exists already adds nothing, so a run done
+  // again after a crash never mails twice), links them to the run and finishes it as ok.
+  virtual core::Status completeRun(std::int64_t run_id, TimeMs at, const std::string& message,
+                                   const ReportRunFile& file,
+                                   const std::vector<Delivery>& deliveries) = 0;
+  virtual core::Result<ReportRun> getRun(std::int64_t run_id) = 0;
+  // kNotFound when the run kept no file (or it was pruned).
+  virtual core::Result<ReportRunFile> runFile(std::int64_t run_id) = 0;
+  // Scheduled runs still "running" that started before `started_before`: cut off by a crash
+  // between claiming their slot and the hand-off. Oldest first.
+  virtual core::Result<std::vector<ReportRun>> staleRuns(TimeMs started_before) = 0;
+  // Takes such a run over by moving its started_at from `started_at` to `now`; false when
+  // another node took it (or it finished) in between.
+  virtual core::Result<bool> reclaimRun(std::int64_t run_id, TimeMs started_at, TimeMs now) = 0;
+  // Deletes the files of runs created before `before` whose deliveries are all finished
+  // (delivered, skipped, cancelled; a failed one may still be replayed). Returns how many.
+  virtual core::Result<std::int64_t> pruneRunFiles(TimeMs before) = 0;
   // Newest first; of one schedule, or of a report (all its schedules and on-demand runs).
   virtual core::Result<std::vector<ReportRun>> listRuns(std::optional<ReportScheduleId> schedule,
                                                         std::optional<ReportId> report,

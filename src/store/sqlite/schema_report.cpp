@@ -68,6 +68,29 @@ CREATE INDEX report_runs_report ON report_runs (report_id, id);
 CREATE INDEX threats_closed_at ON threats (closed_at) WHERE closed_at IS NOT NULL;
 CREATE INDEX timeline_at ON timeline (at);
 )sql"},
+      {5001, R"sql(
+-- Users of the organisation a schedule mails (JSON array of user ids), besides its addresses.
+ALTER TABLE report_schedules ADD COLUMN users TEXT NOT NULL DEFAULT '[]';
+
+-- The file a scheduled run rendered: every try of its e-mails attaches these same bytes.
+CREATE TABLE report_run_files (
+  run_id BIGINT PRIMARY KEY,
+  file_name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX report_run_files_created ON report_run_files (created_at);
+
+-- A run's e-mails: rows of the respond domain's deliveries table (kind 'report'), by their
+-- idempotency key, so a run lists its deliveries and their state.
+CREATE TABLE report_run_deliveries (
+  run_id BIGINT NOT NULL,
+  recipient TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  PRIMARY KEY (run_id, recipient)
+);
+)sql"},
   };
   return kMigrations;
 }

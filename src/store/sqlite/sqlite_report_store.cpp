@@ -1,5 +1,8 @@
 #include "store/sqlite/sqlite_report_store.h"
 
+#include <sqlite3.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
@@ -32,7 +35,7 @@ ReportDefinition reportFromRow(const Statement& st) {
 
 constexpr const char* kScheduleColumns =
     "SELECT id, report_id, cron, time_zone, recipients, format, enabled, next_run_at, "
-    "last_run_at, created_at, updated_at FROM report_schedules ";
+    "last_run_at, created_at, updated_at, users FROM report_schedules ";
 
 ReportSchedule scheduleFromRow(const Statement& st) {
   ReportSchedule s;
@@ -50,12 +53,17 @@ ReportSchedule scheduleFromRow(const Statement& st) {
   s.last_run_at = st.optI64(8);
   s.created_at = st.i64(9);
   s.updated_at = st.i64(10);
+  auto users = nlohmann::json::parse(st.textView(11), nullptr, false);
+  if (users.is_array())
+    for (const auto& u : users)
+      if (u.is_number_integer()) s.users.push_back(u.get<UserId>());
   return s;
 }
 
 constexpr const char* kRunColumns =
     "SELECT id, schedule_id, report_id, report_version, scheduled_for, started_at, finished_at, "
-    "status, message, bytes FROM report_runs ";
+    "status, message, bytes, EXISTS (SELECT 1 FROM report_run_files f WHERE f.run_id = "
+    "report_runs.id) FROM report_runs ";
 
 ReportRun runFromRow(const Statement& st) {
   ReportRun r;
@@ -69,7 +77,38 @@ ReportRun runFromRow(const Statement& st) {
   r.status = st.text(7);
   r.message = st.text(8);
   r.bytes = st.i64(9);
+  r.has_file = st.i32(10) != 0;
   return r;
+}
+
+// A run's e-mails and their state now (the deliveries table; a pruned one is "pruned").
+core::Status readRunDeliveries(Connection& c, ReportRun& run) {
+  TD_TRY(st, c.prepare("SELECT l.recipient, l.idempotency_key, d.id, d.status, d.attempts, "
+                        "d.last_status, d.last_error, d.finished_at FROM report_run_deliveries l "
+                        "LEFT JOIN deliveries d ON d.idempotency_key = l.idempotency_key "
+                        "WHERE l.run_id = ? ORDER BY l.rowid"));
+  st->bind(1, run.id);
+  run.deliveries.clear();
+  while (true) {
+    TD_TRY(row, st->step());
+    if (!row) break;
+    ReportRunDelivery d;
+    d.recipient = st->text(0);
+    d.idempotency_key = st->text(1);
+    d.delivery_id = st->optI64(2);
+    if (d.delivery_id) {
+      auto status = static_cast<DeliveryStatus>(st->i32(3));
+      d.status = std::string(deliveryStatusName(status));
+      d.attempts = st->i32(4);
+      if (auto code = st->optI64(5)) d.last_status = static_cast<int>(*code);
+      d.last_error = st->text(6);
+      d.finished_at = st->optI64(7);
+    } else {
+      d.status = "pruned";
+    }
+    run.deliveries.push_back(std::move(d));
+  }
+  return {};
 }
 
 core::Result<ReportDefinition> readReport(Connection& c, ReportId id) {
@@ -291,11 +330,12 @@ core::Result<ReportSchedule> SqliteReportStore::createSchedule(const ReportSched
     TD_CHECK(readReport(c, s.report_id));
     const TimeMs now = core::nowMs();
     TD_TRY(ins, c.prepare("INSERT INTO report_schedules (report_id, cron, time_zone, recipients, "
-                           "format, enabled, next_run_at, last_run_at, created_at, updated_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                           "format, enabled, next_run_at, last_run_at, created_at, updated_at, "
+                           "users) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     ins->bind(1, s.report_id).bind(2, s.cron).bind(3, s.time_zone);
     ins->bind(4, nlohmann::json(s.recipients).dump()).bind(5, s.format).bind(6, s.enabled);
     ins->bind(7, s.next_run_at).bind(8, s.last_run_at).bind(9, now).bind(10, now);
+    ins->bind(11, nlohmann::json(s.users).dump());
     TD_CHECK(ins->run());
     TD_TRY(r, readSchedule(c, c.lastInsertId()));
     out = r;
@@ -339,10 +379,10 @@ core::Result<ReportSchedule> SqliteReportStore::updateSchedule(const ReportSched
     TD_CHECK(readSchedule(c, s.id));
     TD_TRY(upd, c.prepare("UPDATE report_schedules SET cron = ?, time_zone = ?, recipients = ?, "
                            "format = ?, enabled = ?, next_run_at = ?, last_run_at = ?, "
-                           "updated_at = ? WHERE id = ?"));
+                           "updated_at = ?, users = ? WHERE id = ?"));
     upd->bind(1, s.cron).bind(2, s.time_zone).bind(3, nlohmann::json(s.recipients).dump());
     upd->bind(4, s.format).bind(5, s.enabled).bind(6, s.next_run_at).bind(7, s.last_run_at);
-    upd->bind(8, core::nowMs()).bind(9, s.id);
+    upd->bind(8, core::nowMs()).bind(9, nlohmann::json(s.users).dump()).bind(10, s.id);
     TD_CHECK(upd->run());
     TD_TRY(r, readSchedule(c, s.id));
     out = r;
@@ -439,9 +479,134 @@ core::Result<std::vector<ReportRun>> SqliteReportStore::listRuns(
       if (!row) break;
       out.push_back(runFromRow(*st));
     }
+    for (auto& run : out) TD_CHECK(readRunDeliveries(c, run));
     return {};
   }));
   return out;
+}
+
+core::Status SqliteReportStore::completeRun(std::int64_t run_id, TimeMs at,
+                                            const std::string& message, const ReportRunFile& file,
+                                            const std::vector<Delivery>& deliveries) {
+  return store_.withWriter([&](Connection& c) -> core::Status {
+    Transaction tx(c);
+    TD_CHECK(tx.begin());
+    TD_TRY(upd, c.prepare("UPDATE report_runs SET finished_at = ?, status = 'ok', message = ?, "
+                           "bytes = ? WHERE id = ?"));
+    upd->bind(1, at).bind(2, message).bind(3, static_cast<std::int64_t>(file.bytes.size()));
+    upd->bind(4, run_id);
+    TD_CHECK(upd->run());
+    if (c.changes() != 1)
+      return fail(ErrorCode::kNotFound, "no report run " + std::to_string(run_id), "id");
+    TD_TRY(f, c.prepare("INSERT INTO report_run_files (run_id, file_name, content_type, content, "
+                         "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                         "file_name = excluded.file_name, content_type = excluded.content_type, "
+                         "content = excluded.content, created_at = excluded.created_at"));
+    f->bind(1, run_id).bind(2, file.file_name).bind(3, file.content_type).bind(5, at);
+    f->bindBlob(4, file.bytes);
+    TD_CHECK(f->run());
+    // The same columns as the respond domain's own insert (ResponseStore::insertFanouts): an
+    // existing key (the slot mailed before a crash) adds nothing.
+    TD_TRY(d, c.prepare("INSERT INTO deliveries (org_id, response_id, outbox_id, threat_id, kind, "
+                         "recipient, idempotency_key, status, payload, attempts, max_attempts, "
+                         "next_at, created_at) VALUES (?, NULL, NULL, NULL, ?, ?, ?, 0, ?, 0, ?, "
+                         "?, ?) ON CONFLICT (idempotency_key) DO NOTHING"));
+    TD_TRY(link, c.prepare("INSERT INTO report_run_deliveries (run_id, recipient, "
+                            "idempotency_key) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
+    for (const auto& del : deliveries) {
+      d->reset();
+      d->bind(1, del.org_id).bind(2, del.kind).bind(3, del.recipient);
+      d->bind(4, del.idempotency_key).bind(5, del.payload_json);
+      d->bind(6, std::max(1, del.max_attempts)).bind(7, del.next_at).bind(8, del.created_at);
+      TD_CHECK(d->run());
+      link->reset();
+      link->bind(1, run_id).bind(2, del.recipient).bind(3, del.idempotency_key);
+      TD_CHECK(link->run());
+    }
+    return tx.commit();
+  });
+}
+
+core::Result<ReportRun> SqliteReportStore::getRun(std::int64_t run_id) {
+  ReportRun out;
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kRunColumns) + "WHERE id = ?"));
+    st->bind(1, run_id);
+    TD_TRY(row, st->step());
+    if (!row) return fail(ErrorCode::kNotFound, "no report run " + std::to_string(run_id), "run");
+    out = runFromRow(*st);
+    st->reset();
+    return readRunDeliveries(c, out);
+  }));
+  return out;
+}
+
+core::Result<ReportRunFile> SqliteReportStore::runFile(std::int64_t run_id) {
+  ReportRunFile out;
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("SELECT file_name, content_type, content, created_at FROM "
+                          "report_run_files WHERE run_id = ?"));
+    st->bind(1, run_id);
+    TD_TRY(row, st->step());
+    if (!row)
+      return fail(ErrorCode::kNotFound,
+                  "report run " + std::to_string(run_id) + " kept no file (or it was pruned)",
+                  "run");
+    out.run_id = run_id;
+    out.file_name = st->text(0);
+    out.content_type = st->text(1);
+    out.bytes = st->blob(2);
+    out.created_at = st->i64(3);
+    st->reset();
+    return {};
+  }));
+  return out;
+}
+
+core::Result<std::vector<ReportRun>> SqliteReportStore::staleRuns(TimeMs started_before) {
+  std::vector<ReportRun> out;
+  TD_CHECK(store_.withReader([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare(std::string(kRunColumns) +
+                          "WHERE status = 'running' AND schedule_id IS NOT NULL AND started_at "
+                          "< ? ORDER BY started_at, id LIMIT 100"));
+    st->bind(1, started_before);
+    while (true) {
+      TD_TRY(row, st->step());
+      if (!row) break;
+      out.push_back(runFromRow(*st));
+    }
+    return {};
+  }));
+  return out;
+}
+
+core::Result<bool> SqliteReportStore::reclaimRun(std::int64_t run_id, TimeMs started_at,
+                                                 TimeMs now) {
+  bool claimed = false;
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
+    TD_TRY(st, c.prepare("UPDATE report_runs SET started_at = ? WHERE id = ? AND status = "
+                          "'running' AND started_at = ?"));
+    st->bind(1, now).bind(2, run_id).bind(3, started_at);
+    TD_CHECK(st->run());
+    claimed = c.changes() == 1;
+    return {};
+  }));
+  return claimed;
+}
+
+core::Result<std::int64_t> SqliteReportStore::pruneRunFiles(TimeMs before) {
+  std::int64_t deleted = 0;
+  TD_CHECK(store_.withWriter([&](Connection& c) -> core::Status {
+    // Kept while any of the run's e-mails is pending (0) or failed (2, may be replayed).
+    TD_TRY(st, c.prepare("DELETE FROM report_run_files WHERE created_at < ? AND run_id NOT IN "
+                          "(SELECT l.run_id FROM report_run_deliveries l JOIN deliveries d ON "
+                          "d.idempotency_key = l.idempotency_key WHERE d.status IN (0, 2))"));
+    st->bind(1, before);
+    TD_CHECK(st->run());
+    deleted = c.changes();
+    return {};
+  }));
+  return deleted;
 }
 
 // --- aggregates -----------------------------------------------------------------------------

@@ -41,6 +41,14 @@ class SqliteReportStore final : public ReportStore {
   core::Result<std::vector<ReportRun>> listRuns(std::optional<ReportScheduleId> schedule,
                                                 std::optional<ReportId> report,
                                                 int limit) override;
+  core::Status completeRun(std::int64_t run_id, TimeMs at, const std::string& message,
+                           const ReportRunFile& file,
+                           const std::vector<Delivery>& deliveries) override;
+  core::Result<ReportRun> getRun(std::int64_t run_id) override;
+  core::Result<ReportRunFile> runFile(std::int64_t run_id) override;
+  core::Result<std::vector<ReportRun>> staleRuns(TimeMs started_before) override;
+  core::Result<bool> reclaimRun(std::int64_t run_id, TimeMs started_at, TimeMs now) override;
+  core::Result<std::int64_t> pruneRunFiles(TimeMs before) override;
 
   core::Status scanThreats(const ThreatFilter& filter,
                            const std::function<void(const IndexRow&)>& row) override;
