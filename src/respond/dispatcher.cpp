@@ -588,68 +588,20 @@ Result<int> Dispatcher::digestOnce() {
 Result<int> Dispatcher::deliverOnce(int limit) {
   auto claimed = store_.responses().claimDeliveries(limit, now(), options_.delivery_lease_ms);
   if (!claimed) return fail(claimed.error());
-  if (claimed->empty()) return 0;
-  const auto claimed_at = std::chrono::steady_clock::now();
-  // A batch that has used half its lease gives the rest back rather than risk sending after the
-  // lease ran out, when another worker may have claimed and sent them too.
-  const auto give_back_at = claimed_at + std::chrono::milliseconds(options_.delivery_lease_ms / 2);
-  std::vector<std::int64_t> unsent;
-  bool follow_ups = false;
-
-  // Webhooks go out together, over several keep-alive connections at once; the other kinds
-  // (e-mail, notes, notifications ...) one after another below.
-  std::vector<const Delivery*> hooks, others;
-  for (const auto& d : *claimed) (d.kind == "webhook" ? hooks : others).push_back(&d);
   std::vector<store::ResponseStore::AttemptRecord> records;
+  std::vector<std::int64_t> unsent;
   records.reserve(claimed->size());
-  if (!hooks.empty()) {
-    std::vector<HttpRequest> requests;
-    std::vector<std::optional<Outcome>> outcomes(hooks.size());
-    requests.reserve(hooks.size());
-    std::vector<size_t> sent;  // index into hooks of each request
-    for (size_t i = 0; i < hooks.size(); ++i) {
-      const Json p = Json::parse(hooks[i]->payload_json, nullptr, false);
-      if (!p.is_object()) {
-        Outcome o;
-        o.attempt.at = now();
-        o.verdict = Verdict::kFailed;
-        o.attempt.error = "the delivery's payload is not readable";
-        outcomes[i] = std::move(o);
-        continue;
-      }
-      requests.push_back(webhookRequest(*hooks[i], p));
-      sent.push_back(i);
-    }
-    const core::TimeMs at = now();
-    HttpBatchOptions batch;
-    batch.max_connections = options_.connections;
-    batch.start_by = give_back_at;
-    const auto results = sendHttpMany(requests, batch);
-    for (size_t k = 0; k < results.size(); ++k) {
-      if (!results[k].started) {
-        unsent.push_back(hooks[sent[k]]->id);
-        continue;
-      }
-      outcomes[sent[k]] = webhookOutcome(requests[k], results[k], at);
-    }
-    for (size_t i = 0; i < hooks.size(); ++i) {
-      if (!outcomes[i]) continue;
-      records.push_back(finish(*hooks[i], std::move(*outcomes[i])));
-      follow_ups = follow_ups || !records.back().follow_ups.empty();
-    }
-    // Recorded before the slower kinds are sent: the sooner a receiver's answer is durable, the
-    // less a crash sends again.
-    if (!others.empty()) {
-      if (auto s = store_.responses().recordAttempts(records); !s) return fail(s.error());
-      records.clear();
-    }
-  }
-  for (const Delivery* d : others) {
-    if (std::chrono::steady_clock::now() > give_back_at) {
-      unsent.push_back(d->id);
+  bool follow_ups = false;
+  const auto claimed_at = std::chrono::steady_clock::now();
+  for (const auto& d : *claimed) {
+    // A batch that has used half its lease gives the rest back rather than risk sending after
+    // the lease ran out, when another worker may have claimed and sent them too.
+    if (std::chrono::steady_clock::now() - claimed_at >
+        std::chrono::milliseconds(options_.delivery_lease_ms / 2)) {
+      unsent.push_back(d.id);
       continue;
     }
-    records.push_back(finish(*d, send(*d)));
+    records.push_back(finish(d, send(d)));
     follow_ups = follow_ups || !records.back().follow_ups.empty();
   }
   if (auto s = store_.responses().releaseDeliveries(unsent); !s)
@@ -761,7 +713,9 @@ Dispatcher::Outcome Dispatcher::send(const Delivery& d) {
   return o;
 }
 
-HttpRequest Dispatcher::webhookRequest(const Delivery& d, const Json& p) {
+Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
+  Outcome o;
+  o.attempt.at = now();
   HttpRequest req;
   req.method = p.value("method", "POST");
   req.url = p.value("url", "");
@@ -779,13 +733,7 @@ HttpRequest Dispatcher::webhookRequest(const Delivery& d, const Json& p) {
       secret = r->spec.webhook->secret;
   if (!secret.empty())
     req.headers.emplace_back("X-ThreatDesk-Signature", "sha256=" + hmacSha256Hex(secret, req.body));
-  return req;
-}
-
-Dispatcher::Outcome Dispatcher::webhookOutcome(const HttpRequest& req, const HttpResult& res,
-                                               core::TimeMs at) {
-  Outcome o;
-  o.attempt.at = at;
+  const HttpResult res = sendHttp(req);
   o.attempt.duration_ms = res.duration_ms;
   o.attempt.status = res.status;
   o.attempt.error = res.error;
@@ -800,12 +748,6 @@ Dispatcher::Outcome Dispatcher::webhookOutcome(const HttpRequest& req, const Htt
     o.verdict = Verdict::kFailed;  // 4xx: the request itself is wrong; trying again will not help
   }
   return o;
-}
-
-Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
-  const core::TimeMs at = now();
-  const HttpRequest req = webhookRequest(d, p);
-  return webhookOutcome(req, sendHttp(req), at);
 }
 
 Dispatcher::Outcome Dispatcher::sendMail(const Delivery& d, EmailMessage m) {

@@ -53,7 +53,6 @@ struct DispatcherOptions {
   core::TimeMs delivery_lease_ms = 2 * core::kMinuteMs;  // longer than any send may take
   int outbox_batch = 256;
   int delivery_batch = 8;
-  int connections = 16;  // webhook requests a worker has in flight at once (keep-alive)
   core::TimeMs digest_every_ms = core::kSecondMs;
   core::TimeMs outbox_retention_ms = 7 * core::kDayMs;
   core::TimeMs delivery_retention_ms = 30 * core::kDayMs;
@@ -123,8 +122,6 @@ class Dispatcher {
                                   const std::string& key_suffix, store::ResponseStore::Fanout& out);
   Outcome send(const store::Delivery& d);
   Outcome sendWebhook(const store::Delivery& d, const nlohmann::json& p);
-  HttpRequest webhookRequest(const store::Delivery& d, const nlohmann::json& p);
-  Outcome webhookOutcome(const HttpRequest& req, const HttpResult& res, core::TimeMs at);
   Outcome sendMail(const store::Delivery& d, EmailMessage message);
   Outcome sendDigest(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendEscalation(const store::Delivery& d, const nlohmann::json& p);
