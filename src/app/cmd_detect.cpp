@@ -18,6 +18,12 @@
 #include "detect/field_map.h"
 #include "detect/ingest.h"
 #include "detect/rule_loader.h"
+#ifdef TD_WITH_INTEL
+#include <map>
+#include <mutex>
+
+#include "app/cmd_intel.h"
+#endif
 #ifdef TD_WITH_RULES
 #include <httplib.h>
 #include <zlib.h>
@@ -46,7 +52,71 @@ struct IngestArgs {
   std::string token;  // default: $THREATDESK_TOKEN
   bool gzip = false;
   size_t batch_bytes = 4 << 20;
+#ifdef TD_WITH_INTEL
+  OfflineIntelOptions intel;
+#endif
 };
+
+// A line of the summary table that is not a Sigma rule (an indicator that matched).
+struct ExtraRow {
+  std::string title, level;
+  std::uint64_t count = 0;
+};
+
+#ifdef TD_WITH_INTEL
+// The intel matcher as a stage of the offline ingest: one JSON object per match (the indicator
+// with its type, value and id in its feed, the field, the matched value, the line and the event).
+// Counts per indicator are kept per worker and merged when the worker ends.
+struct IntelTally {
+  std::mutex mutex;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> per_indicator;  // (type:value, level)
+};
+
+class IntelIngestStage : public detect::IngestStage {
+ public:
+  IntelIngestStage(std::shared_ptr<intel::Matcher> matcher, IntelTally& tally)
+      : matcher_(std::move(matcher)), tally_(tally) {}
+  ~IntelIngestStage() override {
+    std::lock_guard<std::mutex> lock(tally_.mutex);
+    for (auto& [k, n] : counts_) tally_.per_indicator[k] += n;
+  }
+
+  long event(std::string_view line, bool /*padded*/, std::uint64_t line_no, std::string& out,
+             std::vector<core::Detection>* detections) noexcept override {
+    found_.clear();
+    if (!matcher_->match(line, found_)) return -1;
+    try {
+      for (const auto& m : found_) {
+        std::string json = intel::matchJson(m, line);
+        json.pop_back();  // reopen to add the line number, as the Sigma lines have it
+        json += ",\"line\":";
+        json += std::to_string(line_no);
+        json += "}\n";
+        out += json;
+        // The summary's row: the indicator and the severity its confidence gives.
+        const intel::Index& ix = *m.index;
+        const int confidence = ix.confidence(m.indicator);
+        std::string level(core::severityName(core::severityForScore(
+            std::clamp(confidence < 0 ? 50 : confidence, core::kMinScore, core::kMaxScore))));
+        for (auto& c : level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        ++counts_[{std::string(intel::indicatorTypeName(ix.type(m.indicator))) + ":" +
+                       ix.value(m.indicator),
+                   std::move(level)}];
+        if (detections) detections->push_back(matcher_->toDetection(m, line));
+      }
+    } catch (...) {
+      // Out of memory while formatting: the matches of this event are lost, the run goes on.
+    }
+    return static_cast<long>(found_.size());
+  }
+
+ private:
+  std::shared_ptr<intel::Matcher> matcher_;
+  IntelTally& tally_;
+  std::vector<intel::Match> found_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> counts_;
+};
+#endif
 
 std::string human(double v, const char* unit) {
   static const char* kPrefix[] = {"", "k", "M", "G", "T"};
@@ -77,7 +147,8 @@ detect::EngineOptions engineOptions(const std::string& field_map, const std::str
   return opts;
 }
 
-void printSummary(const detect::Engine& engine, const detect::IngestSummary& s) {
+void printSummary(const detect::Engine& engine, const detect::IngestSummary& s,
+                  std::vector<ExtraRow> extra = {}, bool sigma = true) {
   std::vector<std::uint32_t> fired;
   for (std::uint32_t r = 0; r < s.per_rule.size(); ++r) {
     if (s.per_rule[r]) fired.push_back(r);
@@ -109,6 +180,23 @@ void printSummary(const detect::Engine& engine, const detect::IngestSummary& s) 
     out << line;
     by_level[static_cast<size_t>(rank(r))] += s.per_rule[r];
   }
+  std::sort(extra.begin(), extra.end(), [](const ExtraRow& a, const ExtraRow& b) {
+    return a.count != b.count ? a.count > b.count : a.title < b.title;
+  });
+  constexpr size_t kMaxExtraRows = 50;
+  std::uint64_t extra_total = 0;
+  for (size_t i = 0; i < extra.size(); ++i) {
+    extra_total += extra[i].count;
+    if (i >= kMaxExtraRows) continue;
+    std::string title = extra[i].title;
+    if (title.size() > 72) title = title.substr(0, 69) + "...";
+    std::snprintf(line, sizeof line, "%-72s %-13s %12llu\n", title.c_str(), extra[i].level.c_str(),
+                  static_cast<unsigned long long>(extra[i].count));
+    out << line;
+  }
+  if (extra.size() > kMaxExtraRows) {
+    out << "(" << extra.size() - kMaxExtraRows << " more indicators matched; see --out)\n";
+  }
   out << std::string(100, '-') << "\n";
   out << "by level:";
   for (int i = 4; i >= 0; --i) out << " " << kLevels[i] << " " << by_level[static_cast<size_t>(i)];
@@ -118,8 +206,14 @@ void printSummary(const detect::Engine& engine, const detect::IngestSummary& s) 
       << " in " << std::fixed << std::setprecision(2) << s.seconds << " s: "
       << human(double(s.events) / secs, "events/s") << ", " << human(double(s.bytes) / secs, "B/s")
       << "\n"
-      << "detections " << s.detections << " from " << fired.size() << " of "
-      << engine.ruleCount() << " rules\n";
+      ;
+  if (sigma) {
+    out << "detections " << s.detections << " from " << fired.size() << " of "
+        << engine.ruleCount() << " rules\n";
+  }
+  if (!s.per_stage.empty()) {
+    out << "intel matches " << extra_total << " of " << extra.size() << " indicators\n";
+  }
   if (s.correlation_evictions) {
     out << "correlation groups evicted (memory cap): " << s.correlation_evictions << "\n";
   }
@@ -266,6 +360,12 @@ void runIngestOnline(const IngestArgs& a) {
 
 void runIngest(const IngestArgs& a) {
   if (!a.offline) {
+#ifdef TD_WITH_INTEL
+    if (!a.intel.files.empty())
+      throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                      "--intel is for --offline; a server uses its stored feeds",
+                                      "--intel"});
+#endif
 #ifdef TD_WITH_RULES
     if (!a.rules.empty())
       throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
@@ -279,11 +379,27 @@ void runIngest(const IngestArgs& a) {
         "evaluate locally");
 #endif
   }
-  if (a.rules.empty()) throw CommandFailed("--offline needs at least one --rules DIR");
+  bool with_intel = false;
+#ifdef TD_WITH_INTEL
+  with_intel = !a.intel.files.empty();
+#endif
+  if (a.rules.empty() && !with_intel) {
+#ifdef TD_WITH_INTEL
+    throw CommandFailed("--offline needs --rules DIR, --intel FILE or both");
+#else
+    throw CommandFailed("--offline needs at least one --rules DIR");
+#endif
+  }
   const bool tty = isatty(2) && !a.quiet;
-  auto loaded = orFail(detect::loadRules(a.rules, engineOptions(a.field_map, a.statuses)));
+  detect::LoadedRules loaded;
+  if (a.rules.empty()) {
+    loaded.engine = orFail(detect::Engine::build({}, engineOptions(a.field_map, a.statuses),
+                                                 loaded.report));
+  } else {
+    loaded = orFail(detect::loadRules(a.rules, engineOptions(a.field_map, a.statuses)));
+  }
   const auto& r = loaded.report;
-  if (!a.quiet) {
+  if (!a.quiet && !a.rules.empty()) {
     std::cerr << "rules: " << r.rules_loaded << " loaded, " << r.correlations_loaded
               << " correlations, " << r.rules_refused << " refused, " << r.rules_filtered
               << " filtered by status (" << r.errorCount() << " errors, " << r.warningCount()
@@ -324,9 +440,24 @@ void runIngest(const IngestArgs& a) {
       std::fflush(stderr);
     };
   }
+  std::vector<ExtraRow> extra;
+#ifdef TD_WITH_INTEL
+  auto tally = std::make_shared<IntelTally>();
+  if (with_intel) {
+    OfflineIntel intel = loadOfflineIntel(a.intel, !a.quiet);
+    opts.stages.push_back([m = intel.matcher, tally]() -> std::unique_ptr<detect::IngestStage> {
+      return std::make_unique<IntelIngestStage>(m, *tally);
+    });
+  }
+#endif
   auto summary = orFail(detect::runOfflineIngest(loaded.engine, opts));
   if (tty) std::fprintf(stderr, "\n");
-  if (!a.quiet) printSummary(*loaded.engine, summary);
+#ifdef TD_WITH_INTEL
+  for (auto& [key, n] : tally->per_indicator) {
+    extra.push_back({"Threat intelligence: " + key.first, key.second, n});
+  }
+#endif
+  if (!a.quiet) printSummary(*loaded.engine, summary, std::move(extra), !a.rules.empty());
 }
 
 CLI::App* rulesCommand(CLI::App& app) {
@@ -567,6 +698,9 @@ void registerDetectCommands(CLI::App& app) {
                      "Rule statuses to load, comma separated (default: all but deprecated and "
                      "unsupported)");
   ingest->add_flag("--quiet", a->quiet, "No progress, no summary");
+#ifdef TD_WITH_INTEL
+  addOfflineIntelOptions(ingest, a->intel);
+#endif
 #ifdef TD_WITH_RULES
   ingest->add_option("--url", a->url, "Server to send events to (without --offline)")
       ->capture_default_str();

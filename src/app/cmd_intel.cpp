@@ -2,11 +2,14 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -397,9 +400,80 @@ void addImport(CLI::App* intel) {
               << stored.indicator_count << " indicators (import " << outcome->record.id << ")\n";
   });
 }
+
 #endif
 
 }  // namespace
+
+void addOfflineIntelOptions(CLI::App* c, OfflineIntelOptions& o) {
+  c->add_option("--intel", o.files,
+                "Intel feed file (STIX bundle, MISP event/feed, CSV or plain list; repeatable)");
+  c->add_option("--intel-format", o.format, "Feed format: auto | stix | misp | misp-feed | csv")
+      ->capture_default_str();
+  c->add_option("--intel-column", o.column, "CSV feeds: the value column (name or 0-based number)");
+  c->add_option("--intel-type", o.type, "CSV feeds: the indicator type of every row");
+  c->add_option("--warninglists", o.warninglists,
+                "MISP warninglists directory: suppress known-benign indicators");
+  c->add_option("--intel-fields", o.fields, "Intel field map (YAML/JSON) instead of the defaults");
+  c->add_option("--intel-allow", o.allow,
+                "Allow-list file: one IP, CIDR, domain or hash a line that never matches");
+  c->add_flag("--intel-ignore-validity", o.ignore_validity,
+              "Match indicators outside their valid_from/valid_until (replaying old events)");
+}
+
+OfflineIntel loadOfflineIntel(const OfflineIntelOptions& o, bool report) {
+  FeedOptions feeds;
+  feeds.files = o.files;
+  feeds.format = o.format;
+  feeds.column = o.column;
+  feeds.type = o.type;
+  feeds.warninglists = o.warninglists;
+  auto wl = loadWarninglists(feeds);
+  const auto start = std::chrono::steady_clock::now();
+  intel::IndexBuilder builder;
+  auto reports = loadFeeds(feeds, builder, wl.get());
+  OfflineIntel r;
+  r.index = std::make_shared<intel::LiveIndex>();
+  auto index = builder.build();
+  r.indicators = index->size();
+  r.memory_bytes = index->memoryBytes();
+  r.index->store(std::move(index));
+  r.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  intel::MatchConfig config = intel::MatchConfig::defaults();
+  if (!o.fields.empty()) {
+    config = orFail(intel::MatchConfig::parse(orFail(intel::readFileText(o.fields))));
+  }
+  intel::MatcherOptions mo;
+  mo.check_validity = !o.ignore_validity;
+  if (!o.allow.empty()) {
+    std::string text = orFail(intel::readFileText(o.allow));
+    std::vector<std::string> entries;
+    for (auto part : core::splitTrimmed(text, '\n')) {
+      if (!part.empty() && part[0] != '#') entries.emplace_back(part);
+    }
+    auto allow = intel::AllowList::parse(entries);
+    if (!allow) {
+      core::Error e = allow.error();
+      e.field = "--intel-allow: " + o.allow + (e.field.empty() ? "" : ": " + e.field);
+      throw CommandFailed(e);
+    }
+    mo.allow = std::move(*allow);
+  }
+  r.matcher = std::make_shared<intel::Matcher>(r.index, std::move(config), std::move(mo));
+  if (report) {
+    for (const auto& rep : reports) {
+      std::cerr << "intel: feed \"" << rep.feed << "\": added " << rep.added << ", updated "
+                << rep.updated << ", expired " << rep.expired << ", suppressed " << rep.suppressed
+                << ", rejected " << rep.rejected << "\n";
+    }
+    char line[160];
+    std::snprintf(line, sizeof line, "intel: %zu indicators loaded in %.2f s (%.1f bytes each)\n",
+                  r.indicators, r.load_seconds,
+                  r.indicators ? double(r.memory_bytes) / double(r.indicators) : 0.0);
+    std::cerr << line;
+  }
+  return r;
+}
 
 void registerIntelCommands(CLI::App& app) {
   auto* intel = app.add_subcommand("intel", "Threat-intelligence feeds");

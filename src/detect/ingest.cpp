@@ -137,9 +137,13 @@ void appendJsonString(std::string& out, std::string_view s) {
 
 // The work of one matcher: events in, NDJSON lines and counts out.
 struct Worker {
-  Worker(std::shared_ptr<const Engine> e, CorrelationEngine& c, std::mutex& cm)
+  Worker(std::shared_ptr<const Engine> e, CorrelationEngine& c, std::mutex& cm,
+         const std::vector<IngestStageFactory>& factories)
       : engine(e), matcher(e), correlations(c), correlation_mutex(cm),
-        per_rule(e->ruleCount(), 0) {}
+        per_rule(e->ruleCount(), 0), per_stage(factories.size(), 0),
+        sigma(e->ruleCount() > 0 || factories.empty()) {
+    for (const auto& f : factories) stages.push_back(f());
+  }
 
   void run(const Batch& batch, std::string& out, std::vector<core::Detection>* detections,
            std::vector<BadLine>& bad) {
@@ -152,6 +156,10 @@ struct Worker {
       line.remove_prefix(start);
       ++events;
       hits.clear();
+      if (!sigma) {
+        runStages(line, batch.first_line + i, out, detections, bad);
+        continue;
+      }
       if (auto st = matcher.evaluate(line, hits, true); !st) {
         ++bad_events;
         bad.push_back({batch.first_line + i, st.error().message});
@@ -216,6 +224,20 @@ struct Worker {
         out += "}\n";
         if (detections) detections->push_back(d);
       }
+      if (!stages.empty()) runStages(line, batch.first_line + i, out, detections, bad);
+    }
+  }
+
+  void runStages(std::string_view line, std::uint64_t line_no, std::string& out,
+                 std::vector<core::Detection>* detections, std::vector<BadLine>& bad) {
+    for (size_t s = 0; s < stages.size(); ++s) {
+      const long n = stages[s]->event(line, true, line_no, out, detections);
+      if (n > 0) per_stage[s] += static_cast<std::uint64_t>(n);
+      if (n < 0 && !sigma && s == 0) {
+        ++bad_events;
+        bad.push_back({line_no, "not a JSON object"});
+        return;
+      }
     }
   }
 
@@ -224,6 +246,9 @@ struct Worker {
   CorrelationEngine& correlations;
   std::mutex& correlation_mutex;
   std::vector<std::uint64_t> per_rule;
+  std::vector<std::uint64_t> per_stage;
+  std::vector<std::unique_ptr<IngestStage>> stages;
+  bool sigma = true;  // false: an engine without rules beside other stages, which run alone
   std::vector<std::uint32_t> hits;
   std::vector<CorrelationHit> fired;
   std::uint64_t events = 0, bad_events = 0, detections_count = 0;
@@ -271,7 +296,8 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
   std::mutex correlation_mutex;
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(engine, correlations, correlation_mutex));
+    workers.push_back(
+        std::make_unique<Worker>(engine, correlations, correlation_mutex, options.stages));
   }
   core::Status failure;
 
@@ -352,7 +378,9 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
   if (!failure) return core::fail(failure.error());
 
   summary.per_rule.assign(engine->ruleCount(), 0);
+  summary.per_stage.assign(options.stages.size(), 0);
   for (const auto& w : workers) {
+    for (size_t s = 0; s < w->per_stage.size(); ++s) summary.per_stage[s] += w->per_stage[s];
     summary.events += w->events;
     summary.bad_events += w->bad_events;
     summary.detections += w->detections_count;
