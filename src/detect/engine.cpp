@@ -24,6 +24,16 @@ namespace td::detect {
 // ---- compiled tables
 // -----------------------------------------------------------------------------
 
+// A literal pattern simple enough to test without Hyperscan: one literal at the start, at the
+// end or anywhere in the value (lower-cased when caseless). A lazy pattern of this shape is
+// tested on its own on short values instead of scanning its whole database.
+struct DirectPattern {
+  enum class Kind : std::uint8_t { kNone, kPrefix, kSuffix, kContains };
+  Kind kind = Kind::kNone;
+  bool caseless = false;
+  std::string needle;
+};
+
 struct Pattern {
   std::string regex;  // Hyperscan syntax, also valid RE2 syntax (used when Hyperscan refuses it)
   unsigned flags = 0;
@@ -41,6 +51,7 @@ struct Pattern {
   // -1: scanned with every event (a literal some rule's evaluation is triggered by); else the
   // database, in Engine::Impl::dbs, scanned only when a rule under evaluation asks for it.
   std::int32_t lazy_db = -1;
+  DirectPattern direct;
 };
 
 enum class CheckKind {
@@ -1029,6 +1040,21 @@ class Builder {
         p.min_len += pieces[i].kind != Piece::Kind::kStar;
       }
       p.exact = exact && db != kKeywordDbMarker;
+      // Only literal pieces between the leading and trailing wildcards: testable directly.
+      bool plain = !p.exact && db != kKeywordDbMarker;
+      std::string needle;
+      for (size_t i = first; i < last && plain; ++i) {
+        plain = pieces[i].kind == Piece::Kind::kLit && pieces[i].c != '\0';
+        needle += caseless ? static_cast<char>(std::tolower(static_cast<unsigned char>(pieces[i].c)))
+                           : pieces[i].c;
+      }
+      if (plain) {
+        p.direct.kind = first > 0 && last < pieces.size() ? DirectPattern::Kind::kContains
+                        : first > 0                       ? DirectPattern::Kind::kSuffix
+                                                          : DirectPattern::Kind::kPrefix;
+        p.direct.caseless = caseless;
+        p.direct.needle = std::move(needle);
+      }
       if (p.exact) p.literal = std::move(literal);
       impl_.patterns.push_back(std::move(p));
       pattern = static_cast<std::uint32_t>(impl_.patterns.size() - 1);
@@ -1329,9 +1355,10 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
 
   // One Hyperscan database per (group, field) with the literals that trigger rules, scanned
   // with every event the group applies to, and one with the others (the filters and second
-  // conditions of rules), scanned only when a triggered rule needs one of them: most events
-  // never pay for the thousands of short command-line literals of rules that did not trigger.
-  // Plus one per group for keywords. Whole-value literals are looked up, not scanned.
+  // conditions of rules), scanned only when a triggered rule needs one of them and cannot test
+  // them directly (see Evaluator::patternHit): most events never pay for the thousands of short
+  // command-line literals of rules that did not trigger. Plus one per group for keywords.
+  // Whole-value literals are looked up, not scanned.
   impl.group_dbs.assign(groups, std::vector<std::int32_t>(keyword_db + 1, -1));
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::int32_t> lazy_index;
   auto newDb = [&](std::uint32_t slot) {
@@ -1455,6 +1482,31 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
 // ---- Matcher
 // -------------------------------------------------------------------------------------
 
+// The values of a field lower-cased and joined by NULs, made at most once per event and field,
+// for the direct tests of caseless lazy literals.
+struct LowerCache {
+  std::vector<std::uint32_t> stamp;  // per slot: epoch of `text`
+  std::vector<std::string> text;
+
+  std::string_view get(const EventFields& fields, std::uint32_t slot, std::uint32_t epoch) {
+    std::string& out = text[slot];
+    if (stamp[slot] == epoch) return out;
+    stamp[slot] = epoch;
+    out.clear();
+    for (const auto& v : fields.values(slot)) {
+      if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
+      const size_t at = out.size();
+      out.append(v.text);
+      for (size_t i = at; i < out.size(); ++i) {
+        const char c = out[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+      }
+      out += '\0';
+    }
+    return out;
+  }
+};
+
 struct Matcher::State {
   explicit State(const Engine& e) : fields(e.fields_.size()) {}
   simdjson::dom::parser parser;
@@ -1474,6 +1526,7 @@ struct Matcher::State {
   std::string keywords;  // the keyword values joined by NULs, scanned at once
   const Engine::Impl* impl = nullptr;
   const std::vector<std::uint32_t>* db_ids = nullptr;
+  LowerCache lower;
 
   void mark(std::uint32_t pattern) {
     if (!hit[pattern]) {
@@ -1519,6 +1572,8 @@ Matcher::Matcher(std::shared_ptr<const Engine> engine)
   state_->ls_stamp.assign(impl.logsource_roots.size(), 0);
   state_->ls_value.assign(impl.logsource_roots.size(), 0);
   state_->db_stamp.assign(impl.dbs.size(), 0);
+  state_->lower.stamp.assign(engine_->fields_.size(), 0);
+  state_->lower.text.resize(engine_->fields_.size());
 }
 
 Matcher::~Matcher() {
@@ -1532,24 +1587,31 @@ class Evaluator {
   // `scan_lazy(ctx, db)` scans the event's values with a lazy database (marking its hits).
   using LazyScan = void (*)(void* ctx, std::int32_t db);
   Evaluator(const Engine::Impl& impl, const EventFields& fields, const std::uint8_t* hit,
-            std::uint32_t* db_stamp, std::uint32_t epoch, LazyScan scan_lazy, void* ctx)
+            std::uint32_t* db_stamp, std::uint32_t epoch, LazyScan scan_lazy, void* ctx,
+            LowerCache* lower)
       : impl_(impl),
         fields_(fields),
         hit_(hit),
         db_stamp_(db_stamp),
         epoch_(epoch),
         scan_lazy_(scan_lazy),
-        ctx_(ctx) {}
+        ctx_(ctx),
+        lower_(lower) {}
 
-  // Whether a pattern hit this event, scanning its lazy database first when needed.
+  // Whether a pattern hit this event. A lazy pattern not yet known is tested on its own when
+  // it is a plain literal and the values are short (cheaper than a Hyperscan scan), else its
+  // lazy database is scanned (once per event).
   bool patternHit(std::uint32_t p) const {
     if (hit_[p]) return true;
     const std::int32_t db = impl_.pattern_lazy_db[p];
-    if (db < 0) return false;
-    if (db_stamp_[db] != epoch_) {
-      db_stamp_[db] = epoch_;
-      scan_lazy_(ctx_, db);
+    if (db < 0 || db_stamp_[db] == epoch_) return false;
+    const DirectPattern& d = impl_.patterns[p].direct;
+    if (d.kind != DirectPattern::Kind::kNone) {
+      const int r = direct(d, impl_.db_slot[static_cast<size_t>(db)]);
+      if (r >= 0) return r != 0;
     }
+    db_stamp_[db] = epoch_;
+    scan_lazy_(ctx_, db);
     return hit_[p] != 0;
   }
 
@@ -1595,6 +1657,56 @@ class Evaluator {
       p += n;
     }
     return true;
+  }
+
+  // Longest total value length a contains-literal is tested on directly; longer values (script
+  // blocks) are cheaper to scan once with the literals' database.
+  static constexpr size_t kDirectMaxBytes = 1024;
+
+  static bool startsCi(std::string_view t, std::string_view lower_needle) {
+    if (t.size() < lower_needle.size()) return false;
+    for (size_t i = 0; i < lower_needle.size(); ++i) {
+      char c = t[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      if (c != lower_needle[i]) return false;
+    }
+    return true;
+  }
+
+  // 1 or 0: whether the literal is in one of the slot's values; -1: not tested (values too long).
+  int direct(const DirectPattern& d, std::uint32_t slot) const {
+    const auto values = fields_.values(slot);
+    const std::string_view n = d.needle;
+    switch (d.kind) {
+      case DirectPattern::Kind::kPrefix:
+      case DirectPattern::Kind::kSuffix:
+        for (const auto& v : values) {
+          if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
+          if (v.text.size() < n.size()) continue;
+          const std::string_view part = d.kind == DirectPattern::Kind::kPrefix
+                                            ? v.text.substr(0, n.size())
+                                            : v.text.substr(v.text.size() - n.size());
+          if (d.caseless ? startsCi(part, n) : part == n) return 1;
+        }
+        return 0;
+      case DirectPattern::Kind::kContains: {
+        size_t total = 0;
+        for (const auto& v : values) total += v.text.size();
+        if (total > kDirectMaxBytes) return -1;
+        if (!d.caseless) {
+          for (const auto& v : values) {
+            if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
+            if (v.text.find(n) != std::string_view::npos) return 1;
+          }
+          return 0;
+        }
+        const std::string_view text = lower_->get(fields_, slot, epoch_);
+        return memmem(text.data(), text.size(), n.data(), n.size()) != nullptr ? 1 : 0;
+      }
+      case DirectPattern::Kind::kNone:
+        break;
+    }
+    return -1;
   }
 
   template <typename F>
@@ -1684,6 +1796,7 @@ class Evaluator {
   std::uint32_t epoch_;
   LazyScan scan_lazy_;
   void* ctx_;
+  LowerCache* lower_;
 };
 
 }  // namespace
@@ -1742,6 +1855,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     std::fill(st.rule_stamp.begin(), st.rule_stamp.end(), 0);
     std::fill(st.ls_stamp.begin(), st.ls_stamp.end(), 0);
     std::fill(st.db_stamp.begin(), st.db_stamp.end(), 0);
+    std::fill(st.lower.stamp.begin(), st.lower.stamp.end(), 0);
     st.epoch = 1;
   }
   auto scanLazy = [&](std::int32_t di) {
@@ -1752,7 +1866,8 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   };
   Evaluator eval(
       impl, st.fields, st.hit.data(), st.db_stamp.data(), st.epoch,
-      [](void* ctx, std::int32_t db) { (*static_cast<decltype(scanLazy)*>(ctx))(db); }, &scanLazy);
+      [](void* ctx, std::int32_t db) { (*static_cast<decltype(scanLazy)*>(ctx))(db); }, &scanLazy,
+      &st.lower);
   if (!impl.group_keywords.empty() && impl.group_keywords[kGroupLogsource]) {
     st.fields.collectKeywordValues();
   }
