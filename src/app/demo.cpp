@@ -16,6 +16,10 @@
 #ifdef TD_WITH_VULN
 #include "server/vuln_service.h"
 #endif
+#ifdef TD_WITH_REPORT_ROUTES
+#include "report/scheduler.h"
+#include "report/templates.h"
+#endif
 
 namespace td::app {
 namespace {
@@ -200,6 +204,35 @@ core::Status seedIntelDemo(store::Store& store, core::OrgId org) {
 }
 #endif
 
+#ifdef TD_WITH_REPORT_ROUTES
+// A saved report with two versions (from the weekly template, then retitled) and a schedule that
+// is switched off (the demo mails no one), so the Reports pages have something to show.
+core::Status seedReportDemo(store::Store& store, core::ProjectId project, core::TimeMs now) {
+  auto weekly = report::findTemplate("weekly-soc-summary");
+  if (!weekly) return core::fail(weekly.error());
+  auto created =
+      store.reports().createReport(project, "Weekly SOC summary", weekly->document, "system");
+  if (!created) return core::fail(created.error());
+  std::string retitled = weekly->document;
+  const std::string from = "\"title\": \"Weekly SOC summary\"";
+  if (auto at = retitled.find(from); at != std::string::npos)
+    retitled.replace(at, from.size(), "\"title\": \"Corporate IT: weekly SOC summary\"");
+  auto updated = store.reports().updateReport(created->id, std::nullopt, retitled,
+                                              "alice@demo.local", created->version);
+  if (!updated) return core::fail(updated.error());
+  store::ReportSchedule schedule;
+  schedule.report_id = created->id;
+  schedule.cron = "0 8 * * MON";
+  schedule.time_zone = "Europe/London";
+  schedule.recipients = {"soc-leads@demo.local"};
+  schedule.enabled = false;
+  auto prepared = report::prepareSchedule(schedule, now);
+  if (!prepared) return core::fail(prepared.error());
+  if (auto s = store.reports().createSchedule(*prepared); !s) return core::fail(s.error());
+  return {};
+}
+#endif
+
 }  // namespace
 
 core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
@@ -338,6 +371,9 @@ core::Result<DemoSeeded> seedDemo(store::Store& store, core::TimeMs now) {
 #endif
 #ifdef TD_WITH_INTEL_SYNC
   if (auto s = seedIntelDemo(store, org->id); !s) return core::fail(s.error());
+#endif
+#ifdef TD_WITH_REPORT_ROUTES
+  if (auto s = seedReportDemo(store, corporate->id, now); !s) return core::fail(s.error());
 #endif
   out.seeded = true;
   return out;

@@ -83,6 +83,36 @@ export async function api<T>(method: string, path: string, opts: RequestOptions 
   return data as T;
 }
 
+/** A route that answers text (a rendered report's HTML); `body` is sent as it is. */
+export async function apiText(method: string, path: string, opts: { query?: URLSearchParams; body?: string; signal?: AbortSignal; quiet?: boolean } = {}): Promise<string> {
+  const url = opts.query && [...opts.query.keys()].length ? `${path}?${opts.query}` : path;
+  const headers: Record<string, string> = { Accept: 'text/html, application/json' };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  if (!opts.quiet) progress(1);
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body: opts.body, credentials: 'same-origin', signal: opts.signal });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'The server did not answer. Is `threatdesk serve` running?', null);
+  } finally {
+    if (!opts.quiet) progress(-1);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let err: { code?: string; message?: string; field?: string | null } | undefined;
+    try {
+      err = (JSON.parse(text) as { error?: typeof err }).error;
+    } catch {
+      err = undefined;
+    }
+    if (res.status === 401) onUnauthenticated();
+    throw new ApiError(res.status, err?.code ?? 'http_' + res.status, err?.message ?? `${res.status} ${res.statusText}`, err?.field ?? null);
+  }
+  return text;
+}
+
 /** "message (field: x)" for showing an error in the page. */
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.field ? `${e.message} (field: ${e.field})` : e.message;

@@ -6,6 +6,7 @@ import { h, replace, select } from './dom';
 import { availableEngines, ENGINE_PAGES, serverRoutes, intelPage, responsesPage, rulesPage, vulnerabilitiesPage, type Engine } from './pages/engines';
 import { loginPage } from './pages/login';
 import { overviewPage } from './pages/overview';
+import { reportsPage } from './pages/reports';
 import { settingsPage } from './pages/settings';
 import { threatPage } from './pages/threat';
 import { navigate, onNavigate, withProject, type Page } from './router';
@@ -38,7 +39,9 @@ function header(url: URL, project: string, engines: Set<Engine>): HTMLElement {
         const next = new URL(location.href);
         next.searchParams.set('project', (e.target as HTMLSelectElement).value);
         next.searchParams.delete('cursor');
-        navigate(next.pathname.startsWith('/threats/') ? `/threats?project=${encodeURIComponent((e.target as HTMLSelectElement).value)}` : next.href);
+        const p = encodeURIComponent((e.target as HTMLSelectElement).value);
+        // A threat or report belongs to one project: another project starts from its list.
+        navigate(next.pathname.startsWith('/threats/') ? `/threats?project=${p}` : next.pathname.startsWith('/reports/') ? `/reports?project=${p}` : next.href);
       },
     },
     projects.map((p) => [p.name, p.name]),
@@ -123,8 +126,9 @@ async function render(force = false): Promise<void> {
   // Tags, users and the route list load side by side; the overview then asks for its data.
   const meta = loadedProject !== project ? Promise.all([loadTags(project).catch(() => {}), loadUsers()]) : null;
   const engines = await availableEngines();
-  const engine = ENGINE_PAGES.find((e) => engines.has(e.engine) && path === e.path);
-  const key = detail ? `threat:${detail[1]}` : path.startsWith('/settings') ? 'settings' : engine ? engine.engine : path === '/threats' ? 'overview' : 'missing';
+  const engine = ENGINE_PAGES.find((e) => engines.has(e.engine) && (path === e.path || (e.engine === 'reports' && path.startsWith('/reports/'))));
+  // Report pages differ by address (list, one report, the editor): each is its own page.
+  const key = detail ? `threat:${detail[1]}` : engine?.engine === 'reports' ? `reports:${path}${url.search}` : path.startsWith('/settings') ? 'settings' : engine ? engine.engine : path === '/threats' ? 'overview' : 'missing';
   if (!force && current && current.key === key && loadedProject === project && current.page.update) {
     current.page.update(url);
     return;
@@ -144,6 +148,7 @@ async function render(force = false): Promise<void> {
   else if (engine?.engine === 'intel') page = intelPage(main, project);
   else if (engine?.engine === 'vulnerabilities') page = vulnerabilitiesPage(main, project);
   else if (engine?.engine === 'responses') page = responsesPage(main, project);
+  else if (engine?.engine === 'reports') page = reportsPage(main, url, project);
   else if (path === '/threats') page = overviewPage(main, url, project);
   else {
     replace(main, h('h1', null, 'Not found'), h('p', null, h('a', { href: '/threats' }, 'Go to the threats')));

@@ -7,12 +7,13 @@ import { formatAgo, formatCount, formatTime, severityLabel } from '../format';
 import { type Page } from '../router';
 import { canManageTags, canWork } from '../session';
 
-export type Engine = 'rules' | 'intel' | 'vulnerabilities' | 'responses';
+export type Engine = 'rules' | 'intel' | 'vulnerabilities' | 'responses' | 'reports';
 export const ENGINE_PAGES: { engine: Engine; path: string; label: string; route: string }[] = [
   { engine: 'rules', path: '/rules', label: 'Rules', route: '/api/v1/rules' },
   { engine: 'intel', path: '/intel', label: 'Intel', route: '/api/v1/intel/feeds' },
   { engine: 'vulnerabilities', path: '/vulnerabilities', label: 'Vulnerabilities', route: '/api/v1/assets' },
   { engine: 'responses', path: '/responses', label: 'Responses', route: '/api/v1/responses' },
+  { engine: 'reports', path: '/reports', label: 'Reports', route: '/api/v1/reports' },
 ];
 
 let routes: Promise<Set<string>> | null = null;
@@ -30,7 +31,7 @@ export async function availableEngines(): Promise<Set<Engine>> {
 }
 
 type Cell = Node | string | null;
-function table<T>(caption: string, columns: [string, (row: T) => Cell][], rows: T[], empty: string): HTMLElement {
+export function table<T>(caption: string, columns: [string, (row: T) => Cell][], rows: T[], empty: string): HTMLElement {
   if (!rows.length) return h('p', { class: 'muted' }, empty);
   return h(
     'div',
@@ -45,22 +46,22 @@ function table<T>(caption: string, columns: [string, (row: T) => Cell][], rows: 
   );
 }
 
-function statusLine(): { el: HTMLElement; say: (text: string, error?: boolean) => void } {
+export function statusLine(): { el: HTMLElement; say: (text: string, error?: boolean) => void } {
   const el = h('div', { class: 'result', role: 'status', 'aria-live': 'polite' });
   return { el, say: (text, error = false) => replace(el, h('span', { class: error ? 'error' : 'ok' }, text)) };
 }
 
-function spinner(label: string): HTMLElement {
+export function spinner(label: string): HTMLElement {
   return h('div', { class: 'spinner', role: 'progressbar', 'aria-label': label });
 }
 
-function projectQuery(project: string, extra: Record<string, string> = {}): URLSearchParams {
+export function projectQuery(project: string, extra: Record<string, string> = {}): URLSearchParams {
   const q = new URLSearchParams(extra);
   if (project) q.set('project', project);
   return q;
 }
 
-async function section(el: HTMLElement, what: string, load: () => Promise<Node>): Promise<void> {
+export async function section(el: HTMLElement, what: string, load: () => Promise<Node>): Promise<void> {
   replace(el, spinner(`Loading ${what}`));
   try {
     replace(el, await load());
@@ -69,7 +70,7 @@ async function section(el: HTMLElement, what: string, load: () => Promise<Node>)
   }
 }
 
-function toggleButton(on: boolean, label: string, act: () => Promise<void>): HTMLElement {
+export function toggleButton(on: boolean, label: string, act: () => Promise<void>): HTMLElement {
   const b = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': String(on), 'aria-label': `${on ? 'Disable' : 'Enable'} ${label}` }, on ? 'Enabled' : 'Disabled');
   b.addEventListener('click', async () => {
     b.disabled = true;

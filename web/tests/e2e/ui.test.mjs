@@ -406,3 +406,104 @@ test('the engines\' pages open when the server offers their routes', async (t) =
     await screenshot(page, 'response-preview');
   }
 });
+
+test('reports: a template opened in the builder, a widget added, the JSON broken and fixed, saved, downloaded', async (t) => {
+  const doc = await (await page.request.get(`${base}/api/v1/openapi.json`)).json();
+  if (!doc.paths['/api/v1/reports']) return t.skip('this server has no report routes');
+  await page.goto(`${base}/threats?${q({})}`);
+  await settled(page);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Reports' }).click();
+  await page.waitForURL(/\/reports\?/);
+  await page.getByRole('heading', { name: 'Reports', level: 1 }).waitFor();
+  // The demo's saved report and the shipped templates are listed.
+  const saved = page.locator('section[aria-labelledby="saved-title"]');
+  await saved.getByRole('link', { name: 'Weekly SOC summary', exact: true }).waitFor();
+  const templates = page.locator('section[aria-labelledby="tpl-title"]');
+  await templates.getByRole('link', { name: 'Backlog by queue', exact: true }).click();
+  await page.waitForURL(/\/reports\/templates\/backlog-by-queue/);
+  await page.getByRole('heading', { name: 'Backlog by queue', level: 1 }).waitFor();
+  const rendered = page.frameLocator('iframe.report-frame');
+  await rendered.locator('section#widget-oldest-open').waitFor();
+  await screenshot(page, 'report-template');
+
+  // From the template into the editor: the builder shows its widgets, the preview renders them.
+  await page.getByRole('link', { name: 'Create a report from this template' }).click();
+  await page.waitForURL(/\/reports\/new\?.*template=backlog-by-queue/);
+  await page.locator('.validity[data-state="valid"]').waitFor();
+  const cards = page.locator('.builder-grid .builder-widget');
+  assert.equal(await cards.count(), 8);
+  const preview = page.frameLocator('.preview-pane iframe.live');
+  await preview.locator('section').nth(7).waitFor();
+  assert.equal(await preview.locator('section').count(), 8);
+
+  // Add a pie chart: it lands on the grid, focused, and the preview re-renders with it.
+  await page.getByRole('button', { name: '+ Pie chart' }).click();
+  await page.locator('.builder-widget[data-id="pie-1"]').waitFor();
+  await preview.locator('section#widget-pie-1').waitFor();
+  assert.equal(await preview.locator('section').count(), 9);
+  // The keyboard moves it (arrow keys on the focused widget) and says where it went.
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset?.id), 'pie-1');
+  const before = await page.locator('.builder-widget[data-id="pie-1"]').getAttribute('aria-label');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((b) => {
+    const el = document.querySelector('.builder-widget[data-id="pie-1"]');
+    return el && el.getAttribute('aria-label') !== b && document.activeElement === el;
+  }, before);
+  // Configure it: a pie of hosts.
+  await page.getByRole('button', { name: /^Configure Pie chart/ }).click();
+  await page.locator('.widget-config').getByLabel('Dimension').selectOption('host');
+  await page.locator('.builder-widget[data-id="pie-1"]', { hasText: 'Pie chart · host' }).waitFor();
+  await screenshot(page, 'report-builder');
+
+  // The JSON editor holds the same document; a bad value is refused with its path.
+  await page.getByRole('tab', { name: 'JSON' }).click();
+  const json = page.getByLabel('Report document (JSON)');
+  const good = await json.inputValue();
+  assert.match(good, /"id": "pie-1"/);
+  assert.match(good, /"dimension": "host"/);
+  const parsed = JSON.parse(good);
+  const pieIndex = parsed.widgets.findIndex((w) => w.id === 'pie-1');
+  await json.fill(good.replace('"dimension": "host"', '"dimension": "colour"'));
+  await page.locator('.validity[data-state="invalid"]', { hasText: `widgets[${pieIndex}].chart.dimension` }).waitFor();
+  await page.locator('.validity', { hasText: "unknown dimension 'colour'" }).waitFor();
+  // Neither back to the builder nor saved while it is bad.
+  await page.getByRole('tab', { name: 'Builder' }).click();
+  await page.getByRole('status').getByText(/Fix the document before switching/).waitFor();
+  assert.equal(await page.getByRole('tab', { name: 'JSON' }).getAttribute('aria-selected'), 'true');
+  await screenshot(page, 'report-json-error');
+  // Broken JSON is located too.
+  await json.fill(good.replace('"title": "Backlog by queue"', '"title": "Backlog by queue",,'));
+  await page.locator('.validity[data-state="invalid"]', { hasText: 'not JSON' }).waitFor();
+
+  // Fixed (and retitled in the JSON), back in the builder, saved as a new report.
+  await json.fill(good.replace('"title": "Backlog by queue"', '"title": "E2E backlog"'));
+  await page.locator('.validity[data-state="valid"]').waitFor();
+  await page.getByRole('tab', { name: 'Builder' }).click();
+  assert.equal(await page.getByLabel('Title', { exact: true }).first().inputValue(), 'E2E backlog');
+  const name = `E2E backlog ${Date.now()}`;
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByRole('button', { name: 'Save report' }).click();
+  await page.waitForURL(/\/reports\/\d+\?/);
+  const id = Number(new URL(page.url()).pathname.split('/')[2]);
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  const stored = await (await page.request.get(`${base}/api/v1/reports/${id}`)).json();
+  assert.equal(stored.version, 1);
+  assert.equal(stored.spec.title, 'E2E backlog');
+  assert.equal(stored.spec.widgets.find((w) => w.id === 'pie-1').chart.dimension, 'host');
+  await page.frameLocator('iframe.report-frame').locator('section#widget-pie-1').waitFor();
+  await page.locator('section[aria-labelledby="ver-title"] tbody tr').first().waitFor();
+
+  // The PDF download is a PDF.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a[data-format="pdf"]').click()]);
+  const { readFileSync } = await import('node:fs');
+  const bytes = readFileSync(await download.path());
+  assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
+  await screenshot(page, 'report-saved');
+
+  // The demo's report shows its two versions and its (switched off) schedule.
+  await page.goto(`${base}/reports?${q({})}`);
+  await page.locator('section[aria-labelledby="saved-title"]').getByRole('link', { name: 'Weekly SOC summary' }).click();
+  await page.locator('section[aria-labelledby="ver-title"] tbody tr').nth(1).waitFor();
+  await page.locator('section[aria-labelledby="sch-title"] tbody tr', { hasText: '0 8 * * MON' }).waitFor();
+  await page.getByRole('heading', { name: 'Runs' }).waitFor();
+});
