@@ -449,6 +449,20 @@ test('reports: a template opened in the builder, a widget added, the JSON broken
     const el = document.querySelector('.builder-widget[data-id="pie-1"]');
     return el && el.getAttribute('aria-label') !== b && document.activeElement === el;
   }, before);
+  // Dragged by its handle two cells right, it lands there.
+  const moved = await page.locator('.builder-widget[data-id="pie-1"]').getAttribute('aria-label');
+  const columnOf = (label) => Number(/column (\d+)/.exec(label)[1]);
+  const grid = await page.locator('.builder-grid').boundingBox();
+  const handle = await page.locator('.builder-widget[data-id="pie-1"] .drag-handle').boundingBox();
+  await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(handle.x + handle.width / 2 + (grid.width / 12) * 2, handle.y + handle.height / 2, { steps: 6 });
+  await page.mouse.up();
+  await page.waitForFunction((col) => {
+    const label = document.querySelector('.builder-widget[data-id="pie-1"]')?.getAttribute('aria-label') ?? '';
+    return label.includes(`column ${col},`);
+  }, columnOf(moved) + 2);
+  await preview.locator('section#widget-pie-1').waitFor();
   // Configure it: a pie of hosts.
   await page.getByRole('button', { name: /^Configure Pie chart/ }).click();
   await page.locator('.widget-config').getByLabel('Dimension').selectOption('host');
@@ -499,6 +513,17 @@ test('reports: a template opened in the builder, a widget added, the JSON broken
   const bytes = readFileSync(await download.path());
   assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
   await screenshot(page, 'report-saved');
+
+  // Edited again, it saves as version 2.
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await page.waitForURL(new RegExp(`/reports/${id}/edit`));
+  await page.locator('.validity[data-state="valid"]').waitFor();
+  await page.getByLabel('Title', { exact: true }).first().fill('E2E backlog, second take');
+  await page.locator('.validity[data-state="valid"]').waitFor();
+  await page.getByRole('button', { name: 'Save new version' }).click();
+  await page.waitForURL(new RegExp(`/reports/${id}\\?`));
+  await page.locator('section[aria-labelledby="ver-title"] tbody tr', { hasText: '2 (current)' }).waitFor();
+  assert.equal((await (await page.request.get(`${base}/api/v1/reports/${id}`)).json()).spec.title, 'E2E backlog, second take');
 
   // The demo's report shows its two versions and its (switched off) schedule.
   await page.goto(`${base}/reports?${q({})}`);
