@@ -43,8 +43,11 @@ import { projectQuery, section, spinner, statusLine, table, toggleButton } from 
 interface ReportRow { id: number; project_id: number; name: string; version: number; created_by: string; updated_by: string; created_at: string; updated_at: string; title?: string; spec?: ReportDoc }
 interface Template { name: string; title: string; description: string; spec: ReportDoc }
 interface Version { version: number; author: string; created_at: string; spec: ReportDoc }
-interface Schedule { id: number; report_id: number; cron: string; time_zone: string; recipients: string[]; format: string; enabled: boolean; next_run_at: string | null; last_run_at: string | null }
-interface Run { id: number; schedule_id: number | null; report_version: number; scheduled_for: string; started_at: string; finished_at: string | null; status: string; message: string; bytes: number }
+interface ScheduleUser { id: number; email?: string; name?: string; disabled?: boolean }
+interface Schedule { id: number; report_id: number; cron: string; time_zone: string; recipients: string[]; users?: ScheduleUser[]; format: string; enabled: boolean; next_run_at: string | null; last_run_at: string | null }
+interface RunDelivery { recipient: string; status: string; attempts: number; last_error: string }
+// `file`, `delivery` and `deliveries` come from servers that mail runs through the outbox.
+interface Run { id: number; schedule_id: number | null; report_version: number; scheduled_for: string; started_at: string; finished_at: string | null; status: string; message: string; bytes: number; file?: boolean; delivery?: string; deliveries?: RunDelivery[] }
 interface ValidationError { code: string; field: string; message: string }
 interface Validation { valid: boolean; errors: ValidationError[] }
 
@@ -248,6 +251,8 @@ function reportView(main: HTMLElement, project: string, id: number): Page {
   const zone = h('input', { type: 'text', value: session.me?.user?.time_zone || 'UTC', required: true });
   const recipients = h('input', { type: 'text', placeholder: 'soc@example.org, ciso@example.org' });
   const format = select(null, [['pdf', 'PDF'], ['png', 'PNG'], ['svg', 'SVG'], ['csv', 'CSV']], 'pdf');
+  // Users of the organisation (their current address is used at each run).
+  const users = h('select', { multiple: true, size: Math.min(4, Math.max(2, session.users.length)) }, session.users.map((u) => h('option', { value: String(u.id) }, u.email)));
   const scheduleForm = canManageTags()
     ? h(
         'form',
@@ -257,9 +262,10 @@ function reportView(main: HTMLElement, project: string, id: number): Page {
           onsubmit: async (e: Event) => {
             e.preventDefault();
             try {
-              const s = await api<Schedule>('POST', `/api/v1/reports/${id}/schedules`, {
-                body: { cron: cron.value.trim(), time_zone: zone.value.trim(), recipients: recipients.value.split(/[,\s]+/).filter(Boolean), format: format.value },
-              });
+              const body: Record<string, unknown> = { cron: cron.value.trim(), time_zone: zone.value.trim(), recipients: recipients.value.split(/[,\s]+/).filter(Boolean), format: format.value };
+              const chosen = [...users.selectedOptions].map((o) => Number(o.value));
+              if (chosen.length) body.users = chosen;
+              const s = await api<Schedule>('POST', `/api/v1/reports/${id}/schedules`, { body });
               status.say(`Scheduled; the next run is ${s.next_run_at ? formatTime(s.next_run_at) : 'not set'}.`);
               void loadSchedules();
             } catch (err) {
@@ -270,7 +276,8 @@ function reportView(main: HTMLElement, project: string, id: number): Page {
         h('h3', null, 'Add a schedule'),
         field('Cron (minute hour day month weekday)', cron),
         field('Time zone', zone),
-        field('Recipients', recipients, 'grow'),
+        field('Addresses', recipients, 'grow'),
+        session.users.length ? field('Users', users) : null,
         field('Format', format),
         h('button', { type: 'submit' }, 'Add schedule'),
       )
@@ -284,7 +291,7 @@ function reportView(main: HTMLElement, project: string, id: number): Page {
         [
           ['When', (s) => h('code', null, s.cron)],
           ['Time zone', (s) => s.time_zone],
-          ['To', (s) => s.recipients.join(', ') || null],
+          ['To', (s) => [...s.recipients, ...(s.users ?? []).map((u) => (u.email ? `${u.email}${u.disabled ? ' (disabled)' : ''}` : `user ${u.id}`))].join(', ') || null],
           ['Format', (s) => s.format.toUpperCase()],
           ['Next run', (s) => (s.next_run_at ? formatTime(s.next_run_at) : null)],
           ['Last run', (s) => (s.last_run_at ? formatTime(s.last_run_at) : null)],
@@ -333,6 +340,11 @@ function reportView(main: HTMLElement, project: string, id: number): Page {
           ['Version', (x) => String(x.report_version)],
           ['Size', (x) => (x.bytes ? `${formatCount(Math.ceil(x.bytes / 1024))} KiB` : null)],
           ['Message', (x) => x.message || null],
+          ['E-mail', (x) =>
+            x.delivery && x.delivery !== 'none'
+              ? h('span', { class: x.delivery === 'delivered' ? 'ok' : x.delivery === 'failed' ? 'error' : '', title: (x.deliveries ?? []).map((d) => `${d.recipient}: ${d.status}, ${d.attempts} tries${d.last_error ? ` (${d.last_error})` : ''}`).join('\n') }, `${x.delivery} (${(x.deliveries ?? []).length})`)
+              : null],
+          ['File', (x) => (x.file ? h('a', { href: `/api/v1/reports/${id}/runs/${x.id}/file`, download: '' }, 'Download') : null)],
         ],
         r.items,
         'No runs yet.',

@@ -531,4 +531,16 @@ test('reports: a template opened in the builder, a widget added, the JSON broken
   await page.locator('section[aria-labelledby="ver-title"] tbody tr').nth(1).waitFor();
   await page.locator('section[aria-labelledby="sch-title"] tbody tr', { hasText: '0 8 * * MON' }).waitFor();
   await page.getByRole('heading', { name: 'Runs' }).waitFor();
+  // A manager schedules it (the server says when it next runs) and switches the schedule off.
+  const schedules = page.locator('section[aria-labelledby="sch-title"]');
+  await schedules.getByLabel(/^Cron/).fill('30 7 * * *');
+  await schedules.getByLabel('Time zone').fill('Europe/Berlin');
+  await schedules.getByLabel('Addresses').fill('e2e-reports@example.org');
+  await schedules.getByRole('button', { name: 'Add schedule' }).click();
+  const row = schedules.locator('tbody tr', { hasText: '30 7 * * *' });
+  await row.getByText('e2e-reports@example.org').waitFor();
+  await page.getByRole('status').getByText(/Scheduled; the next run is/).waitFor();
+  await row.getByRole('button', { name: 'Disable the schedule 30 7 * * *' }).click();
+  await row.getByRole('button', { name: 'Enable the schedule 30 7 * * *' }).waitFor();
+  await screenshot(page, 'report-schedules');
 });
