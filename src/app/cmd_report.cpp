@@ -21,7 +21,7 @@ struct ReportOptions {
   std::string report, format = "pdf", out, project, page_size, widget, now, file, name;
   bool grayscale = false;
   std::string cron, time_zone = "UTC";
-  std::vector<std::string> to;
+  std::vector<std::string> to, users;
   int width = 1240;
 };
 
@@ -211,7 +211,10 @@ void addStored(CLI::App* report) {
       ->required();
   add->add_option("--time-zone", so->time_zone, "IANA time zone the expression is read in")
       ->capture_default_str();
-  add->add_option("--to", so->to, "Recipient e-mail address (repeatable)")->required();
+  add->add_option("--to", so->to, "Recipient e-mail address (repeatable)");
+  add->add_option("--user", so->users,
+                  "A user of the report's organisation (or its provider) by e-mail or id, mailed "
+                  "at the user's current address while enabled (repeatable); --to and/or --user");
   add->add_option("--format", so->format, "pdf, png, svg or csv")->capture_default_str();
   add->callback([so] {
     auto store = openStoreOrFail(so->store);
@@ -222,22 +225,34 @@ void addStored(CLI::App* report) {
     s.cron = so->cron;
     s.time_zone = so->time_zone;
     s.recipients = so->to;
+    s.users = orFail(report::resolveScheduleUsers(*store, project.org_id, so->users));
     s.format = so->format;
     s = orFail(report::prepareSchedule(s, core::nowMs()));
     s = orFail(store->reports().createSchedule(s));
     std::cout << s.id << "\tnext run " << core::formatRfc3339(*s.next_run_at) << "\n";
   });
-  auto* slist = schedule->add_subcommand("list", "List schedules and their last runs");
+  auto* slist = schedule->add_subcommand("list", "List schedules, their last runs and the state of their e-mails");
   addStoreOption(slist, so->store);
   slist->callback([so] {
     auto store = openStoreOrFail(so->store);
     for (const auto& s : orFail(store->reports().listSchedules(std::nullopt))) {
       std::cout << s.id << "\treport " << s.report_id << "\t" << s.cron << " (" << s.time_zone
                 << ")\t" << (s.enabled ? "enabled" : "disabled") << "\tnext "
-                << (s.next_run_at ? core::formatRfc3339(*s.next_run_at) : "-") << "\n";
-      for (const auto& run : orFail(store->reports().listRuns(s.id, std::nullopt, 5)))
+                << (s.next_run_at ? core::formatRfc3339(*s.next_run_at) : "-") << "\tto ";
+      std::string to;
+      for (const auto& a : s.recipients) to += (to.empty() ? "" : ", ") + a;
+      for (const auto id : s.users) {
+        auto u = store->getUser(id);
+        to += (to.empty() ? "" : ", ") + (u ? u->email : "user " + std::to_string(id));
+      }
+      std::cout << to << "\n";
+      for (const auto& run : orFail(store->reports().listRuns(s.id, std::nullopt, 5))) {
         std::cout << "\trun " << run.id << "\t" << core::formatRfc3339(run.scheduled_for) << "\t"
                   << run.status << "\t" << run.message << "\n";
+        for (const auto& d : run.deliveries)
+          std::cout << "\t\t" << d.recipient << "\t" << d.status << "\t" << d.attempts
+                    << " tries" << (d.last_error.empty() ? "" : "\t" + d.last_error) << "\n";
+      }
     }
   });
 }

@@ -168,9 +168,14 @@ void serve(const ServeOptions& o) {
   server::Server server(*store, triage, options);
 #ifdef TD_WITH_REPORT_ROUTES
   server::addReportRoutes(server);
-  // Scheduled reports: due slots run once (missed ones once on start). No e-mail delivery is wired
-  // yet, so runs render and are recorded as failed with a message saying so.
-  report::ReportScheduler report_scheduler(*store, nullptr);
+  // Scheduled reports: due slots run once (missed ones once on start). Each run's e-mail (PDF
+  // attached) is queued as deliveries that the responses dispatcher sends through --smtp.
+  report::SchedulerOptions report_options;
+#ifdef TD_WITH_RESPOND
+  report_options.mail = true;
+  report_options.public_url = respond_options.public_url;
+#endif
+  report::ReportScheduler report_scheduler(*store, nullptr, report_options);
 #endif
   server::addIngestRoutes(server, pipeline);
 #ifdef TD_WITH_RULES
@@ -254,7 +259,8 @@ void registerServeCommand(CLI::App& app) {
 #endif
 #ifdef TD_WITH_RESPOND
   cmd->add_option("--smtp", o->smtp,
-                  "SMTP server of e-mail responses: smtp://[user[:password]@]host[:port]"
+                  "SMTP server of e-mail responses and scheduled reports: "
+                  "smtp://[user[:password]@]host[:port]"
                   "[?from=ADDR&tls=none|try|required], or smtps://... (password also from "
                   "$THREATDESK_SMTP_PASSWORD)");
   cmd->add_option("--public-url", o->public_url,

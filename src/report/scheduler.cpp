@@ -85,6 +85,14 @@ core::Result<store::ReportSchedule> prepareSchedule(store::ReportSchedule s, Tim
 
 core::Result<std::vector<core::UserId>> resolveScheduleUsers(store::Store& store, core::OrgId org,
                                                              const std::vector<std::string>& users) {
+  // The organisation and the ones above it (a service provider's people may get its customers'
+  // reports).
+  std::vector<core::OrgId> orgs{org};
+  for (int depth = 0; depth < 16; ++depth) {
+    auto o = store.getOrg(orgs.back());
+    if (!o || !o->parent_id) break;
+    orgs.push_back(*o->parent_id);
+  }
   std::vector<core::UserId> out;
   for (size_t i = 0; i < users.size(); ++i) {
     const std::string field = "users[" + std::to_string(i) + "]";
@@ -96,7 +104,7 @@ core::Result<std::vector<core::UserId>> resolveScheduleUsers(store::Store& store
       return fail(ErrorCode::kUnprocessable, "no user '" + u.substr(0, 100) + "'", field);
     }
     // Users of other organisations look the same as unknown ones (nothing leaks).
-    if (user->org_id != org)
+    if (std::find(orgs.begin(), orgs.end(), user->org_id) == orgs.end())
       return fail(ErrorCode::kUnprocessable, "no user '" + u.substr(0, 100) + "'", field);
     if (std::find(out.begin(), out.end(), user->id) == out.end()) out.push_back(user->id);
   }

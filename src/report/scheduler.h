@@ -49,9 +49,9 @@ struct ReportMail {
 ReportMail composeReportMail(const RenderedReport& report, store::ReportId report_id,
                              const std::string& public_url);
 
-// How a rendered report reaches its recipients (e-mail through the responses module's SMTP
-// delivery when it is wired in; tests use their own). `key` is the same for every attempt of one
-// slot, so a receiver can drop repeats.
+// A synchronous way out for a rendered report, used instead of the store's deliveries when given
+// (tests, embedders). `serve` passes none and sets SchedulerOptions::mail. `key` is the same for
+// every attempt of one slot, so a receiver can drop repeats.
 class ReportDelivery {
  public:
   virtual ~ReportDelivery() = default;
@@ -65,7 +65,8 @@ class ReportDelivery {
 core::Result<store::ReportSchedule> prepareSchedule(store::ReportSchedule schedule, TimeMs now);
 
 // The users a schedule mails, given as e-mail addresses or ids: each must be a user of the
-// organisation `org` (errors name "users[i]"); duplicates are dropped.
+// organisation `org` or of one above it (a service provider's); errors name "users[i]";
+// duplicates are dropped.
 core::Result<std::vector<core::UserId>> resolveScheduleUsers(store::Store& store, core::OrgId org,
                                                              const std::vector<std::string>& users);
 

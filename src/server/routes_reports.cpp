@@ -39,12 +39,28 @@ Json encodeReport(const store::ReportDefinition& r, bool with_spec) {
   return j;
 }
 
-Json encodeSchedule(const store::ReportSchedule& s) {
+// Users as {id, email, name}; a user deleted since shows by id alone.
+Json encodeScheduleUsers(store::Store& store, const std::vector<core::UserId>& ids) {
+  Json users = Json::array();
+  for (const auto id : ids) {
+    Json u = {{"id", id}};
+    if (auto user = store.getUser(id)) {
+      u["email"] = user->email;
+      u["name"] = user->display_name;
+      u["disabled"] = user->disabled;
+    }
+    users.push_back(std::move(u));
+  }
+  return users;
+}
+
+Json encodeSchedule(store::Store& store, const store::ReportSchedule& s) {
   return {{"id", s.id},
           {"report_id", s.report_id},
           {"cron", s.cron},
           {"time_zone", s.time_zone},
           {"recipients", s.recipients},
+          {"users", encodeScheduleUsers(store, s.users)},
           {"format", s.format},
           {"enabled", s.enabled},
           {"next_run_at", s.next_run_at ? Json(core::formatRfc3339(*s.next_run_at)) : Json()},
@@ -53,7 +69,30 @@ Json encodeSchedule(const store::ReportSchedule& s) {
           {"updated_at", core::formatRfc3339(s.updated_at)}};
 }
 
+// Where a run's e-mails stand: none, pending (some still owed), delivered (all), failed (some
+// failed or were given up, none owed), from the deliveries of the run.
+std::string deliveryState(const store::ReportRun& r) {
+  if (r.deliveries.empty()) return "none";
+  bool pending = false, failed = false;
+  for (const auto& d : r.deliveries) {
+    pending = pending || d.status == "pending";
+    failed = failed || d.status == "failed" || d.status == "cancelled" || d.status == "skipped";
+  }
+  return pending ? "pending" : failed ? "failed" : "delivered";
+}
+
 Json encodeRun(const store::ReportRun& r) {
+  Json deliveries = Json::array();
+  for (const auto& d : r.deliveries) {
+    Json j = {{"recipient", d.recipient},
+              {"delivery_id", d.delivery_id ? Json(*d.delivery_id) : Json()},
+              {"status", d.status},
+              {"attempts", d.attempts},
+              {"last_error", d.last_error},
+              {"finished_at", d.finished_at ? Json(core::formatRfc3339(*d.finished_at)) : Json()}};
+    if (d.last_status) j["last_status"] = *d.last_status;
+    deliveries.push_back(std::move(j));
+  }
   return {{"id", r.id},
           {"schedule_id", r.schedule_id ? Json(*r.schedule_id) : Json()},
           {"report_id", r.report_id},
@@ -63,7 +102,10 @@ Json encodeRun(const store::ReportRun& r) {
           {"finished_at", r.finished_at ? Json(core::formatRfc3339(*r.finished_at)) : Json()},
           {"status", r.status},
           {"message", r.message},
-          {"bytes", r.bytes}};
+          {"bytes", r.bytes},
+          {"file", r.has_file},
+          {"delivery", deliveryState(r)},
+          {"deliveries", std::move(deliveries)}};
 }
 
 // Errors of a spec given as the "spec" member of a body: paths under "spec.".
@@ -160,11 +202,13 @@ core::Result<Reply> renderReply(RequestContext& ctx, store::Store& store,
   return reply;
 }
 
-core::Result<store::ReportSchedule> scheduleFromBody(const Json& body, store::ReportSchedule s) {
+core::Result<store::ReportSchedule> scheduleFromBody(store::Store& store,
+                                                    const store::ReportDefinition& report,
+                                                    const Json& body, store::ReportSchedule s) {
   if (!body.is_object()) return fail(ErrorCode::kInvalidArgument, "must be a JSON object", "");
   for (const auto& [key, value] : body.items())
-    if (key != "cron" && key != "time_zone" && key != "recipients" && key != "format" &&
-        key != "enabled")
+    if (key != "cron" && key != "time_zone" && key != "recipients" && key != "users" &&
+        key != "format" && key != "enabled")
       return fail(ErrorCode::kUnprocessable, "unknown member '" + key + "'", key);
   auto str = [&](const char* key, std::string& out) -> core::Status {
     if (!body.contains(key)) return {};
@@ -191,6 +235,30 @@ core::Result<store::ReportSchedule> scheduleFromBody(const Json& body, store::Re
                     "recipients[" + std::to_string(i) + "]");
       s.recipients.push_back(body["recipients"][i].get<std::string>());
     }
+  }
+  if (body.contains("users")) {
+    // Users of the report's organisation: ids, e-mail addresses, or {"id": n} as listed.
+    if (!body["users"].is_array())
+      return fail(ErrorCode::kInvalidArgument, "must be an array of user ids or e-mail addresses",
+                  "users");
+    std::vector<std::string> given;
+    for (size_t i = 0; i < body["users"].size(); ++i) {
+      const Json& u = body["users"][i];
+      const std::string field = "users[" + std::to_string(i) + "]";
+      if (u.is_number_integer())
+        given.push_back(std::to_string(u.get<std::int64_t>()));
+      else if (u.is_string() && !u.get<std::string>().empty())
+        given.push_back(u.get<std::string>());
+      else if (u.is_object() && u.contains("id") && u["id"].is_number_integer())
+        given.push_back(std::to_string(u["id"].get<std::int64_t>()));
+      else
+        return fail(ErrorCode::kInvalidArgument, "must be a user id or e-mail address", field);
+    }
+    auto project = store.getProject(report.project_id);
+    if (!project) return fail(project.error());
+    auto users = report::resolveScheduleUsers(store, project->org_id, given);
+    if (!users) return fail(users.error());
+    s.users = std::move(*users);
   }
   if (s.cron.empty()) return fail(ErrorCode::kUnprocessable, "is required", "cron");
   return report::prepareSchedule(s, core::nowMs());
@@ -372,7 +440,7 @@ void addReportRoutes(Server& server) {
                      auto list = store.reports().listSchedules(r->id);
                      if (!list) return fail(list.error());
                      Json items = Json::array();
-                     for (const auto& s : *list) items.push_back(encodeSchedule(s));
+                     for (const auto& s : *list) items.push_back(encodeSchedule(store, s));
                      return Reply::json({{"items", std::move(items)}});
                    },
                    "A report's schedules"});
@@ -385,11 +453,11 @@ void addReportRoutes(Server& server) {
                      if (!body) return fail(body.error());
                      store::ReportSchedule s;
                      s.report_id = r->id;
-                     auto prepared = scheduleFromBody(*body, s);
+                     auto prepared = scheduleFromBody(store, *r, *body, s);
                      if (!prepared) return fail(prepared.error());
                      auto created = store.reports().createSchedule(*prepared);
                      if (!created) return fail(created.error());
-                     return Reply::json(encodeSchedule(*created), 201);
+                     return Reply::json(encodeSchedule(store, *created), 201);
                    },
                    "Schedule a report: cron, time_zone, recipients, format"});
 
@@ -405,11 +473,11 @@ void addReportRoutes(Server& server) {
            return fail(ErrorCode::kNotFound, "no schedule " + std::to_string(*sid), "schedule");
          auto body = ctx.jsonBody();
          if (!body) return fail(body.error());
-         auto prepared = scheduleFromBody(*body, *s);
+         auto prepared = scheduleFromBody(store, *r, *body, *s);
          if (!prepared) return fail(prepared.error());
          auto updated = store.reports().updateSchedule(*prepared);
          if (!updated) return fail(updated.error());
-         return Reply::json(encodeSchedule(*updated));
+         return Reply::json(encodeSchedule(store, *updated));
        },
        "Change a schedule"});
 
@@ -443,6 +511,30 @@ void addReportRoutes(Server& server) {
                      return Reply::json({{"items", std::move(items)}});
                    },
                    "A report's scheduled runs and their results, newest first"});
+
+  server.addRoute(
+      {"GET", "/api/v1/reports/{id}/runs/{run}/file", read_any,
+       [&store](RequestContext& ctx) -> core::Result<Reply> {
+         auto r = visibleReport(ctx, store);
+         if (!r) return fail(r.error());
+         auto rid = ctx.idParam("run");
+         if (!rid) return fail(rid.error());
+         auto run = store.reports().getRun(*rid);
+         if (!run || run->report_id != r->id)
+           return fail(ErrorCode::kNotFound, "no run " + std::to_string(*rid) + " of this report",
+                       "run");
+         auto file = store.reports().runFile(*rid);
+         if (!file) return fail(file.error());
+         Reply reply;
+         reply.content_type = file->content_type;
+         reply.text = std::move(file->bytes);
+         std::string name;
+         for (char c : file->file_name)
+           name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '-';
+         reply.headers.push_back({"Content-Disposition", "attachment; filename=\"" + name + "\""});
+         return reply;
+       },
+       "The file a scheduled run rendered and mailed (kept 30 days after its e-mails finished)"});
 }
 
 }  // namespace td::server

@@ -55,6 +55,34 @@ TEST(ScheduleTest, PrepareChecksEveryField) {
   EXPECT_FALSE(prepareSchedule(bad, now)->next_run_at.has_value());
 }
 
+TEST(ReportMailTextTest, SummaryHasTheFiguresTheLinkAndEscapedHtml) {
+  RenderedReport r;
+  r.title = "Weekly <SOC> & co";
+  r.period = "2026-11-16 00:00 - 2026-11-23 00:00 (Europe/Berlin)";
+  r.file_name = "weekly-2026-11-23.pdf";
+  r.figures = {{"Open threats", "3 (+1 vs previous)"}, {"MTTA", "1 h 30 min"}};
+  auto m = composeReportMail(r, 7, "https://td.example.com/");
+  EXPECT_EQ(m.subject, "[ThreatDesk] Weekly <SOC> & co (" + r.period + ")");
+  EXPECT_NE(m.text.find("Open threats: 3 (+1 vs previous)\nMTTA: 1 h 30 min\n"),
+            std::string::npos)
+      << m.text;
+  EXPECT_NE(m.text.find("https://td.example.com/reports/7\n"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("weekly-2026-11-23.pdf"), std::string::npos);
+  EXPECT_NE(m.html.find("<h2>Weekly &lt;SOC&gt; &amp; co</h2>"), std::string::npos) << m.html;
+  EXPECT_NE(m.html.find("href=\"https://td.example.com/reports/7\""), std::string::npos);
+  // Without a public URL there is no link.
+  EXPECT_EQ(composeReportMail(r, 7, "").text.find("http"), std::string::npos);
+}
+
+TEST(ScheduleTest, UsersAloneAreEnoughRecipients) {
+  store::ReportSchedule s;
+  s.cron = "0 8 * * MON";
+  s.users = {3};
+  EXPECT_TRUE(prepareSchedule(s, 0));
+  s.users.clear();
+  EXPECT_EQ(prepareSchedule(s, 0).error().field, "recipients");
+}
+
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -4,7 +4,8 @@
 Usage: smtp_sink.py OUTDIR [--auth USER:PASSWORD] [--tls CERT KEY]
 Prints "PORT <n>" once listening. Every message received is written to OUTDIR/<n>.json as
 {"mail_from", "rcpt_tos", "subject", "message_id", "to", "multipart", "text", "html",
-"data"} (text and html decoded from their MIME parts; data: the raw message). With --auth the server offers
+"data", "attachments"} (text and html decoded from their MIME parts; data: the raw message;
+attachments: [{"filename", "content_type", "size", "path"}], each decoded to OUTDIR/<n>-<i>.bin). With --auth the server offers
 AUTH PLAIN/LOGIN and refuses mail from unauthenticated clients. With --tls the server offers
 STARTTLS with that certificate and refuses mail before it (require_starttls); each record then
 says "tls": true when the session was encrypted.
@@ -60,7 +61,19 @@ class Handler:
             "text": text.get_content() if text is not None else "",
             "html": html.get_content() if html is not None else "",
             "data": raw,
+            "attachments": [],
         }
+        for i, part in enumerate(msg.iter_attachments()):
+            payload = part.get_payload(decode=True) or b""
+            path = os.path.join(outdir, "%06d-%d.bin" % (n, i))
+            with open(path, "wb") as f:
+                f.write(payload)
+            record["attachments"].append({
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "size": len(payload),
+                "path": path,
+            })
         tmp = os.path.join(outdir, "%06d.tmp" % n)
         with open(tmp, "w") as f:
             json.dump(record, f)

@@ -152,6 +152,30 @@ TEST_F(ReportApiTest, Schedules) {
   schedule["cron"] = "0 8 * * 1";
   schedule["recipients"] = {"soc@example.com", "not an address"};
   EXPECT_EQ(post(base + "/schedules", m, schedule).errorField(), "recipients[1]");
+  // Users of the report's organisation (or its provider), by e-mail or id; others are refused.
+  schedule["recipients"] = Json::array();
+  schedule["users"] = {"operator@a.test", "nobody@a.test"};
+  auto unknown = post(base + "/schedules", m, schedule);
+  EXPECT_EQ(unknown.status, 422);
+  EXPECT_EQ(unknown.errorField(), "users[1]");
+  schedule["users"] = {"operator@b.test"};  // another customer's user
+  EXPECT_EQ(post(base + "/schedules", m, schedule).errorField(), "users[0]");
+  schedule["users"] = {true};
+  EXPECT_EQ(post(base + "/schedules", m, schedule).errorField(), "users[0]");
+  schedule["users"] = Json::array();
+  EXPECT_EQ(post(base + "/schedules", m, schedule).errorField(), "recipients");  // nobody at all
+  schedule["users"] = {"operator@a.test", "manager@provider.test"};
+  auto with_users = post(base + "/schedules", m, schedule);
+  ASSERT_EQ(with_users.status, 201) << with_users.body;
+  ASSERT_EQ(with_users.json["users"].size(), 2u);
+  EXPECT_EQ(with_users.json["users"][0]["email"], "operator@a.test");
+  // The listed form goes back as it came.
+  const auto wid = std::to_string(with_users.json["id"].get<int>());
+  auto same = patch(base + "/schedules/" + wid, m, {{"users", with_users.json["users"]}});
+  ASSERT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(same.json["users"], with_users.json["users"]);
+  EXPECT_EQ(call("DELETE", base + "/schedules/" + wid, m).status, 204);
+  EXPECT_EQ(get(base + "/runs/1/file", a).status, 404);
   const auto sid = std::to_string(s.json["id"].get<int>());
   auto off = patch(base + "/schedules/" + sid, m, {{"enabled", false}});
   ASSERT_EQ(off.status, 200) << off.body;

@@ -119,6 +119,115 @@ TEST_P(ReportStoreTest, ASlotIsClaimedOnceAndRunsAreListed) {
   EXPECT_EQ(reports().listRuns(std::nullopt, r->id, 10)->size(), 1u);
 }
 
+TEST_P(ReportStoreTest, ARunHandsItsFileAndMailsOverOnceAndListsThem) {
+  auto t = makeTenant("Acme");
+  auto r = reports().createReport(t.project.id, "Weekly", "{}", "alice");
+  ASSERT_TRUE(r);
+  ReportSchedule s;
+  s.report_id = r->id;
+  s.cron = "0 8 * * 1";
+  s.recipients = {"soc@example.com"};
+  s.users = {7, 9};
+  s.next_run_at = 1000;
+  auto created = reports().createSchedule(s);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(reports().getSchedule(created->id)->users, (std::vector<core::UserId>{7, 9}));
+  ReportRun run;
+  run.schedule_id = created->id;
+  run.report_id = r->id;
+  run.report_version = 1;
+  run.scheduled_for = 1000;
+  run.started_at = 1001;
+  auto started = reports().startRun(run);
+  ASSERT_TRUE(started);
+  EXPECT_EQ(reports().runFile(started->id).error().code, ErrorCode::kNotFound);
+
+  ReportRunFile file;
+  file.file_name = "weekly-2026-11-23.pdf";
+  file.content_type = "application/pdf";
+  file.bytes = std::string("%PDF-1.5\n\0\xff binary", 20);
+  std::vector<Delivery> mails;
+  for (const char* to : {"soc@example.com", "ana@example.com"}) {
+    Delivery d;
+    d.org_id = t.org.id;
+    d.kind = "report";
+    d.recipient = to;
+    d.idempotency_key = std::string("td-report-s1.1-1000-") + to;
+    d.payload_json = R"({"run_id":1})";
+    d.max_attempts = 12;
+    d.next_at = 1500;
+    d.created_at = 1500;
+    mails.push_back(d);
+  }
+  ASSERT_TRUE(reports().completeRun(started->id, 1500, "e-mail queued", file, mails));
+  auto kept = reports().runFile(started->id);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->bytes, file.bytes);  // binary, NULs included
+  EXPECT_EQ(kept->file_name, "weekly-2026-11-23.pdf");
+  auto listed = reports().getRun(started->id);
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, "ok");
+  EXPECT_EQ(listed->bytes, 20);
+  EXPECT_TRUE(listed->has_file);
+  ASSERT_EQ(listed->deliveries.size(), 2u);
+  EXPECT_EQ(listed->deliveries[0].recipient, "soc@example.com");
+  EXPECT_EQ(listed->deliveries[0].status, "pending");
+  ASSERT_TRUE(listed->deliveries[0].delivery_id);
+  // The dispatcher's side: claimed, sent, recorded.
+  auto claimed = store().responses().claimDeliveries(10, 2000, 60000);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 2u);
+  EXPECT_EQ((*claimed)[0].kind, "report");
+  for (const auto& d : *claimed) {
+    DeliveryAttempt a;
+    a.at = 2001;
+    a.status = 250;
+    ASSERT_TRUE(store().responses().recordAttempt(d.id, a, DeliveryStatus::kDelivered, 2001));
+  }
+  // A second hand-off of the same slot (a run redone after a crash) adds no mail.
+  ReportRun again = run;
+  again.started_at = 3000;
+  auto second = reports().startRun(again);
+  ASSERT_TRUE(reports().completeRun(second->id, 3001, "e-mail queued", file, mails));
+  EXPECT_EQ(store().responses().claimDeliveries(10, 5000, 60000)->size(), 0u);
+  auto runs = reports().listRuns(created->id, std::nullopt, 10);
+  ASSERT_EQ(runs->size(), 2u);
+  for (const auto& rn : *runs) {
+    ASSERT_EQ(rn.deliveries.size(), 2u);
+    EXPECT_EQ(rn.deliveries[1].status, "delivered");
+    EXPECT_EQ(rn.deliveries[1].attempts, 1);
+    EXPECT_EQ(rn.deliveries[1].last_status, 250);
+  }
+  // Files of runs whose mails all finished go after their retention; pending ones stay.
+  EXPECT_EQ(*reports().pruneRunFiles(1000), 0);
+  EXPECT_EQ(*reports().pruneRunFiles(10000), 2);
+  EXPECT_FALSE(reports().getRun(started->id)->has_file);
+}
+
+TEST_P(ReportStoreTest, ARunCutOffBeforeItsHandOffIsTakenOverOnce) {
+  auto t = makeTenant("Acme");
+  auto r = reports().createReport(t.project.id, "Weekly", "{}", "alice");
+  ReportSchedule s;
+  s.report_id = r->id;
+  s.cron = "0 8 * * 1";
+  s.recipients = {"soc@example.com"};
+  auto created = reports().createSchedule(s);
+  ReportRun run;
+  run.schedule_id = created->id;
+  run.report_id = r->id;
+  run.scheduled_for = 1000;
+  run.started_at = 1000;
+  auto started = reports().startRun(run);
+  EXPECT_EQ(reports().staleRuns(1000)->size(), 0u);  // still within its lease
+  auto stale = reports().staleRuns(5000);
+  ASSERT_EQ(stale->size(), 1u);
+  EXPECT_TRUE(*reports().reclaimRun(started->id, 1000, 6000));
+  EXPECT_FALSE(*reports().reclaimRun(started->id, 1000, 6001));  // another node was first
+  EXPECT_EQ(reports().staleRuns(5000)->size(), 0u);
+  ASSERT_TRUE(reports().finishRun(started->id, 6100, "failed", "x", 0));
+  EXPECT_EQ(reports().staleRuns(100000)->size(), 0u);
+}
+
 TEST_P(ReportStoreTest, AggregatesComeFromTheIndexAndTheTimeline) {
   auto t = makeTenant("Acme");
   std::vector<core::Detection> batch;
