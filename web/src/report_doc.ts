@@ -437,6 +437,22 @@ export function locatePath(text: string, path: string): { start: number; end: nu
   }
 }
 
+/** Line and column (from 1) of a character offset in the text. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, offset)).split('\n');
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+/** How an error's path reads: "byte 57" of a syntax error as "line 3, column 5". */
+export function describePath(text: string, path: string): string {
+  if (!path) return '(document)';
+  if (!/^byte \d+$/.test(path)) return path;
+  const at = locatePath(text, path);
+  if (!at) return path;
+  const { line, column } = lineColumn(text, at.start);
+  return `line ${line}, column ${column}`;
+}
+
 /** The document as the JSON editor shows it. */
 export function formatDoc(doc: ReportDoc): string {
   return JSON.stringify(doc, null, 2);

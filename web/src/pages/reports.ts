@@ -12,6 +12,7 @@ import {
   BUCKETS,
   CHART_KINDS,
   columnsOf,
+  describePath,
   describeWidget,
   DIMENSIONS,
   formatDoc,
@@ -455,7 +456,7 @@ function editorView(main: HTMLElement, project: string, id: number | null, url: 
       replace(validity, h('span', { class: 'ok' }, '✓ The document is valid.'));
     } else {
       const first = v.errors[0];
-      const where = first.field || '(document)';
+      const where = describePath(text, first.field);
       replace(
         validity,
         h('span', { class: 'error' }, h('button', { type: 'button', class: 'link error-path', title: 'Show it in the JSON', onclick: () => showInJson(first.field) }, where), `: ${first.message}`),
@@ -592,7 +593,7 @@ function editorView(main: HTMLElement, project: string, id: number | null, url: 
       try {
         const v = await checkNow();
         if (!v.valid) {
-          status.say('Fix the document before switching to the builder: ' + `${v.errors[0].field || '(document)'}: ${v.errors[0].message}`, true);
+          status.say(`Fix the document before switching to the builder: ${describePath(text, v.errors[0].field)}: ${v.errors[0].message}`, true);
           jsonText.focus();
           return;
         }
@@ -967,7 +968,7 @@ function editorView(main: HTMLElement, project: string, id: number | null, url: 
         try {
           const v = await checkNow();
           if (!v.valid) {
-            status.say(`Not saved: ${v.errors[0].field || '(document)'}: ${v.errors[0].message}`, true);
+            status.say(`Not saved: ${describePath(text, v.errors[0].field)}: ${v.errors[0].message}`, true);
             return;
           }
           const spec = JSON.parse(text) as ReportDoc;

@@ -486,8 +486,12 @@ test('reports: a template opened in the builder, a widget added, the JSON broken
   assert.equal(await page.getByRole('tab', { name: 'JSON' }).getAttribute('aria-selected'), 'true');
   await screenshot(page, 'report-json-error');
   // Broken JSON is located too.
-  await json.fill(good.replace('"title": "Backlog by queue"', '"title": "Backlog by queue",,'));
+  const broken = good.replace('"title": "Backlog by queue"', '"title": "Backlog by queue",,');
+  await json.fill(broken);
   await page.locator('.validity[data-state="invalid"]', { hasText: 'not JSON' }).waitFor();
+  const at = broken.indexOf(',,') + 1; // the second comma
+  const lines = broken.slice(0, at).split('\n');
+  assert.equal(await page.locator('.validity .error-path').textContent(), `line ${lines.length}, column ${lines.at(-1).length + 1}`);
 
   // Fixed (and retitled in the JSON), back in the builder, saved as a new report.
   await json.fill(good.replace('"title": "Backlog by queue"', '"title": "E2E backlog"'));

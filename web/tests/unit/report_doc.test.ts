@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   addWidget,
   blankDoc,
+  describePath,
   describeWidget,
   layout,
+  lineColumn,
   locatePath,
   materialize,
   moveTo,
@@ -215,6 +217,14 @@ describe('validator paths', () => {
     expect(at('widgets[1]')?.startsWith('{')).toBe(true);
     expect(at('widgets[40]')).toBeNull();
     expect(at('nope')).toBeNull();
+  });
+
+  it('reads a syntax error\'s byte as a line and column', () => {
+    const text = '{\n  "title": "x",\n  oops\n}';
+    expect(lineColumn(text, text.indexOf('oops'))).toEqual({ line: 3, column: 3 });
+    expect(describePath(text, `byte ${text.indexOf('oops') + 1}`)).toBe('line 3, column 3');
+    expect(describePath(text, 'widgets[0].kpi')).toBe('widgets[0].kpi');
+    expect(describePath(text, '')).toBe('(document)');
   });
 
   it('locates a syntax error by its UTF-8 byte', () => {
