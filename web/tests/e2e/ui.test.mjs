@@ -350,6 +350,15 @@ test('a viewer sees threats but is offered no changes, and signs out', async () 
     data: JSON.stringify({ state: 'In Progress' }),
   });
   assert.equal(res.status(), 403);
+  // Reports: readable and downloadable, not editable.
+  if ((await (await viewer.request.get(`${base}/api/v1/openapi.json`)).json()).paths['/api/v1/reports']) {
+    await viewer.goto(`${base}/reports`);
+    await viewer.locator('section[aria-labelledby="saved-title"] a').first().click();
+    await viewer.locator('a[data-format="pdf"]').waitFor();
+    assert.equal(await viewer.getByRole('link', { name: 'Edit', exact: true }).count(), 0);
+    assert.equal(await viewer.getByRole('button', { name: 'Add schedule' }).count(), 0);
+    assert.equal(await viewer.getByRole('link', { name: 'New report' }).count(), 0);
+  }
   // Signing out ends the session: the API answers 401 and the UI asks to sign in again.
   await viewer.getByRole('button', { name: 'Sign out' }).click();
   await viewer.waitForURL(/\/login/);
