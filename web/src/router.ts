@@ -14,9 +14,16 @@ export function onNavigate(fn: Listener): void {
   listeners.push(fn);
 }
 
+let leaveGuard: (() => boolean) | null = null;
+/** A page with unsaved work asks before an in-app link or navigate() leaves it (false stays). */
+export function setLeaveGuard(fn: (() => boolean) | null): void {
+  leaveGuard = fn;
+}
+
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   const url = new URL(to, location.href);
   if (url.href === location.href) return;
+  if (leaveGuard && !leaveGuard()) return;
   if (opts.replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
   listeners.forEach((fn) => fn());

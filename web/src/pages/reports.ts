@@ -37,7 +37,7 @@ import {
   type ReportDoc,
   type Widget,
 } from '../report_doc';
-import { navigate, withProject, type Page } from '../router';
+import { navigate, setLeaveGuard, withProject, type Page } from '../router';
 import { canManageTags, canWork, session } from '../session';
 import { projectQuery, section, spinner, statusLine, table, toggleButton } from './engines';
 
@@ -861,6 +861,7 @@ function editorView(main: HTMLElement, project: string, id: number | null, url: 
       // Keep typing fluid: the grid label updates, the form is not redrawn under the cursor.
       const next = JSON.parse(JSON.stringify(w)) as Widget;
       next.title = title.value;
+      dirty = true;
       doc = updateWidget(doc, index, next);
       text = formatDoc(doc);
       jsonText.value = text;
@@ -1012,6 +1013,7 @@ function editorView(main: HTMLElement, project: string, id: number | null, url: 
     if (dirty) e.preventDefault();
   };
   window.addEventListener('beforeunload', beforeUnload);
+  setLeaveGuard(() => !dirty || confirm('Leave the editor? The changes to this report are not saved.'));
 
   (async () => {
     try {
@@ -1057,6 +1059,7 @@ function editorView(main: HTMLElement, project: string, id: number | null, url: 
       window.clearTimeout(validateTimer);
       window.clearTimeout(previewTimer);
       window.removeEventListener('beforeunload', beforeUnload);
+      setLeaveGuard(null);
       void checking;
     },
   };

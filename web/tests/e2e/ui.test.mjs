@@ -533,6 +533,14 @@ test('reports: a template opened in the builder, a widget added, the JSON broken
   await page.locator('.validity[data-state="valid"]').waitFor();
   await page.getByLabel('Title', { exact: true }).first().fill('E2E backlog, second take');
   await page.locator('.validity[data-state="valid"]').waitFor();
+  // Leaving with unsaved changes asks first; declining stays in the editor.
+  const asked = new Promise((resolve) => page.once('dialog', (d) => {
+    resolve(d.message());
+    void d.dismiss();
+  }));
+  await page.getByRole('link', { name: 'Cancel' }).click();
+  assert.match(await asked, /not saved/);
+  assert.match(page.url(), new RegExp(`/reports/${id}/edit`));
   await page.getByRole('button', { name: 'Save new version' }).click();
   await page.waitForURL(new RegExp(`/reports/${id}\\?`));
   await page.locator('section[aria-labelledby="ver-title"] tbody tr', { hasText: '2 (current)' }).waitFor();
