@@ -45,22 +45,52 @@ std::string_view withoutSpaces(std::string_view key, char (&buf)[256]) {
   return {buf, n};
 }
 
-// A hash of a space-free key that ignores ASCII case (bit 5 set on every byte), eight bytes at
-// a time.
-std::uint64_t keyHash(std::string_view key) {
+// The `n` (1..7) bytes at `p` as the low bytes of a word (the others zero), without reading
+// past them and without a variable-length copy through memory.
+inline std::uint64_t loadTail(const char* p, size_t n) {
+  if (n >= 4) {
+    std::uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    return lo | (static_cast<std::uint64_t>(hi) << (8 * (n - 4)));
+  }
+  const auto b = [&](size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
+  return b(0) | (b(n / 2) << (8 * (n / 2))) | (b(n - 1) << (8 * (n - 1)));
+}
+
+// The word with its ASCII capitals lower-cased (SWAR).
+inline std::uint64_t lowerWord(std::uint64_t w) {
+  const std::uint64_t low7 = w & ~kHighs;
+  const std::uint64_t ge_a = low7 + 0x3F3F3F3F3F3F3F3Full;  // high bit: byte >= 'A'
+  const std::uint64_t gt_z = low7 + 0x2525252525252525ull;  // high bit: byte > 'Z'
+  const std::uint64_t upper = ge_a & ~gt_z & ~w & kHighs;
+  return w | (upper >> 2);
+}
+
+// A hash of a key that ignores ASCII case (bit 5 set on every byte), eight bytes at a time.
+// `spaced` is set when the key has a space (its hash must then be taken without them).
+std::uint64_t keyHash(std::string_view key, bool& spaced) {
   std::uint64_t h = key.size();
+  bool space = false;
   size_t k = 0;
   for (; k + 8 <= key.size(); k += 8) {
     std::uint64_t w;
     std::memcpy(&w, key.data() + k, 8);
+    space |= hasSpace(w);
     h = mix(h, w | kSpaces);
   }
   if (k < key.size()) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, key.data() + k, key.size() - k);
+    const std::uint64_t w = loadTail(key.data() + k, key.size() - k);
+    space |= hasSpace(w);
     h = mix(h, w | kSpaces);
   }
+  spaced = space;
   return h;
+}
+
+std::uint64_t keyHash(std::string_view key) {
+  bool spaced = false;
+  return keyHash(key, spaced);
 }
 
 }  // namespace
@@ -147,8 +177,12 @@ void EventLayout::buildTables() {
       const std::uint64_t h = keyHash(normal);
       size_t i = h & node.mask;
       while (node.table[i].child >= 0) i = (i + 1) & node.mask;
-      node.table[i] = {h, static_cast<std::int32_t>(id),
-                       static_cast<std::uint32_t>(node.keys.size())};
+      Node::Entry& e = node.table[i];
+      e.hash = h;
+      e.child = static_cast<std::int32_t>(id);
+      e.key = static_cast<std::uint32_t>(node.keys.size());
+      e.len = static_cast<std::uint32_t>(normal.size());
+      if (normal.size() <= 32) std::memcpy(e.text, normal.data(), normal.size());
       node.keys.push_back(std::move(normal));
     }
   }
@@ -157,12 +191,34 @@ void EventLayout::buildTables() {
 std::int32_t EventLayout::find(const Node& node, std::string_view key) const {
   if (node.table.empty()) return -1;
   char buf[256];
-  key = withoutSpaces(key, buf);
-  const std::uint64_t h = keyHash(key);
+  bool spaced = false;
+  std::uint64_t h = keyHash(key, spaced);
+  if (spaced) {
+    key = withoutSpaces(key, buf);
+    h = keyHash(key);
+  }
   for (size_t i = h & node.mask;; i = (i + 1) & node.mask) {
     const Node::Entry& e = node.table[i];
     if (e.child < 0) return -1;
-    if (e.hash != h) continue;
+    if (e.hash != h || e.len != key.size()) continue;
+    if (key.size() <= 32) {
+      // The lower-cased key is in the entry, zero-padded: compare a word at a time.
+      size_t k = 0;
+      bool eq = true;
+      for (; k + 8 <= key.size() && eq; k += 8) {
+        std::uint64_t a, b;
+        std::memcpy(&a, key.data() + k, 8);
+        std::memcpy(&b, e.text + k, 8);
+        eq = lowerWord(a) == b;
+      }
+      if (eq && k < key.size()) {
+        std::uint64_t b;
+        std::memcpy(&b, e.text + k, 8);
+        eq = lowerWord(loadTail(key.data() + k, key.size() - k)) == b;
+      }
+      if (eq) return e.child;
+      continue;
+    }
     const std::string& known = node.keys[e.key];
     if (known.size() != key.size()) continue;
     size_t k = 0;

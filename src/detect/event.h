@@ -65,6 +65,8 @@ class EventLayout {
       std::uint64_t hash = 0;
       std::int32_t child = -1;
       std::uint32_t key = 0;  // index into keys: the key lower-cased, without spaces
+      std::uint32_t len = 0;  // its length
+      char text[40] = {};     // the same inline (zero-padded) when at most 32 bytes
     };
     std::vector<Entry> table;
     std::vector<std::string> keys;
