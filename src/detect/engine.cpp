@@ -155,19 +155,22 @@ struct Check {
 struct Leaf {
   std::int32_t slot = -1;  // -1: keyword search over the event's keyword values
   std::vector<std::vector<std::uint32_t>> groups;  // AND of groups, OR within a group
-  // `groups` packed for evaluation, one array read instead of a check per value:
-  // [size of group 1, items..., size of group 2, items...]; an item is a pattern id (its hit
-  // decides) or kCheckBit | check index (evaluated).
-  std::vector<std::uint32_t> packed;
 };
+// Leaves packed for evaluation into one array (Engine::Impl::packed, at Node::p), read in
+// order instead of a check per value: [slot, size of group 1, items..., size of group 2,
+// items...]; an item is a pattern id (its hit decides; kLazyBit when it is in a lazy database)
+// or kCheckBit | check index (evaluated).
 constexpr std::uint32_t kCheckBit = 0x80000000u;
+constexpr std::uint32_t kLazyBit = 0x40000000u;
+constexpr std::uint32_t kItemMask = 0x3FFFFFFFu;
 
 struct Node {
   enum class Kind : std::uint8_t { kAnd, kOr, kNot, kLeaf, kConst };
   Kind kind = Kind::kConst;
   bool value = false;   // kConst
   std::uint32_t a = 0;  // first kid index (and/or), the child (not), the leaf (leaf)
-  std::uint32_t n = 0;  // number of kids
+  std::uint32_t n = 0;  // number of kids (and/or), length of the packed leaf (leaf)
+  std::uint32_t p = 0;  // leaf: where its packed form starts in Engine::Impl::packed
 };
 
 // Rule groups. Rules are grouped by logsource and every group has its own per-field pattern
@@ -262,6 +265,7 @@ struct Engine::Impl {
   std::vector<Pattern> patterns;
   std::vector<Check> checks;
   std::vector<Leaf> leaves;
+  std::vector<std::uint32_t> packed;  // the leaves packed (see kCheckBit)
   std::vector<Node> nodes;
   std::vector<std::uint32_t> kids;
   std::vector<std::uint32_t> logsource_roots;
@@ -274,6 +278,9 @@ struct Engine::Impl {
     ExactTable exact_ci_table, exact_cs_table;  // the same, for lookups
     size_t exact_max = 0;                       // longest literal: longer values cannot hit
     size_t min_len = 0;  // shortest text any pattern of `db` can match: shorter ones skip it
+    // When `db` holds only a few plain literals (DirectPattern), them: a short value is tested
+    // against each directly, cheaper than a Hyperscan call (whose fixed cost dominates there).
+    std::vector<std::uint32_t> direct;
   };
   std::vector<Db> dbs;  // per (group, slot) that has patterns; slot fields.size() = keywords
   std::vector<std::uint32_t> db_slot;         // db -> the slot whose values it scans
@@ -1399,6 +1406,7 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
   }
   for (const auto& p : impl.patterns) impl.pattern_lazy_db.push_back(p.lazy_db);
   size_t fallbacks = 0;
+  constexpr size_t kSmallDb = 8;
   for (auto& [db_index, pats] : per_db) {
     const auto di = static_cast<size_t>(db_index);
     while (!pats.empty()) {
@@ -1419,6 +1427,12 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
         size_t min_len = SIZE_MAX;
         for (auto pi : pats) min_len = std::min<size_t>(min_len, impl.patterns[pi].min_len);
         impl.dbs[di].min_len = min_len;
+        if (pats.size() <= kSmallDb &&
+            std::all_of(pats.begin(), pats.end(), [&](std::uint32_t pi) {
+              return impl.patterns[pi].direct.kind != DirectPattern::Kind::kNone;
+            })) {
+          impl.dbs[di].direct = pats;
+        }
         break;
       }
       // Hyperscan refused a pattern: evaluate that one with RE2 and retry without it.
@@ -1456,14 +1470,23 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
                 "", ""});
   }
 
-  for (auto& leaf : impl.leaves) {
+  for (auto& node : impl.nodes) {
+    if (node.kind != Node::Kind::kLeaf) continue;
+    const Leaf& leaf = impl.leaves[node.a];
+    node.p = static_cast<std::uint32_t>(impl.packed.size());
+    impl.packed.push_back(static_cast<std::uint32_t>(leaf.slot));
     for (const auto& group : leaf.groups) {
-      leaf.packed.push_back(static_cast<std::uint32_t>(group.size()));
+      impl.packed.push_back(static_cast<std::uint32_t>(group.size()));
       for (auto ci : group) {
         const Check& c = impl.checks[ci];
-        leaf.packed.push_back(c.kind == CheckKind::kPattern ? c.pattern : (kCheckBit | ci));
+        if (c.kind != CheckKind::kPattern) {
+          impl.packed.push_back(kCheckBit | ci);
+        } else {
+          impl.packed.push_back(c.pattern | (impl.pattern_lazy_db[c.pattern] >= 0 ? kLazyBit : 0));
+        }
       }
     }
+    node.n = static_cast<std::uint32_t>(impl.packed.size() - node.p);
   }
 
   impl.ls_trigger_offsets.push_back(0);
@@ -1481,6 +1504,54 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
 
 // ---- Matcher
 // -------------------------------------------------------------------------------------
+
+namespace {
+
+// Longest value tested directly against the literals of a small database (see Db::direct).
+constexpr size_t kDirectScanBytes = 128;
+
+// `text` lower-cased (ASCII) into `buf` (of at least text.size() bytes).
+std::string_view lowerInto(char* buf, std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  return {buf, text.size()};
+}
+
+bool startsWithLower(std::string_view t, std::string_view lower_needle) {
+  if (t.size() < lower_needle.size()) return false;
+  for (size_t i = 0; i < lower_needle.size(); ++i) {
+    char c = t[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != lower_needle[i]) return false;
+  }
+  return true;
+}
+
+// Whether a plain literal matches `text`; `lowered` is `text` lower-cased, needed (only) for a
+// caseless substring.
+bool directHit(const DirectPattern& d, std::string_view text, std::string_view lowered) {
+  const std::string_view n = d.needle;
+  if (text.size() < n.size()) return false;
+  switch (d.kind) {
+    case DirectPattern::Kind::kPrefix:
+    case DirectPattern::Kind::kSuffix: {
+      const std::string_view part = d.kind == DirectPattern::Kind::kPrefix
+                                        ? text.substr(0, n.size())
+                                        : text.substr(text.size() - n.size());
+      return d.caseless ? startsWithLower(part, n) : part == n;
+    }
+    case DirectPattern::Kind::kContains:
+      if (!d.caseless) return text.find(n) != std::string_view::npos;
+      return memmem(lowered.data(), lowered.size(), n.data(), n.size()) != nullptr;
+    case DirectPattern::Kind::kNone:
+      break;
+  }
+  return false;
+}
+
+}  // namespace
 
 // The values of a field lower-cased and joined by NULs, made at most once per event and field,
 // for the direct tests of caseless lazy literals.
@@ -1527,6 +1598,7 @@ struct Matcher::State {
   const Engine::Impl* impl = nullptr;
   const std::vector<std::uint32_t>* db_ids = nullptr;
   LowerCache lower;
+  char lower_buf[kDirectScanBytes];
 
   void mark(std::uint32_t pattern) {
     if (!hit[pattern]) {
@@ -1601,8 +1673,10 @@ class Evaluator {
   // Whether a pattern hit this event. A lazy pattern not yet known is tested on its own when
   // it is a plain literal and the values are short (cheaper than a Hyperscan scan), else its
   // lazy database is scanned (once per event).
-  bool patternHit(std::uint32_t p) const {
-    if (hit_[p]) return true;
+  bool patternHit(std::uint32_t p) const { return hit_[p] || lazyHit(p); }
+
+  // patternHit for a pattern not (yet) marked.
+  bool lazyHit(std::uint32_t p) const {
     const std::int32_t db = impl_.pattern_lazy_db[p];
     if (db < 0 || db_stamp_[db] == epoch_) return false;
     const DirectPattern& d = impl_.patterns[p].direct;
@@ -1633,25 +1707,27 @@ class Evaluator {
         }
         return false;
       case Node::Kind::kLeaf:
-        return leaf(impl_.leaves[n.a]);
+        return leaf(n);
     }
     return false;
   }
 
  private:
-  bool leaf(const Leaf& l) const {
-    const std::uint32_t* p = l.packed.data();
-    const std::uint32_t* const end = p + l.packed.size();
+  bool leaf(const Node& leaf) const {
+    const std::uint32_t* p = impl_.packed.data() + leaf.p;
+    const std::uint32_t* const end = p + leaf.n;
+    const auto slot = static_cast<std::int32_t>(*p++);
     while (p < end) {
       const std::uint32_t n = *p++;
       bool any = false;
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint32_t item = p[i];
-        if ((item & kCheckBit) ? check(impl_.checks[item & ~kCheckBit], l.slot)
-                               : patternHit(item)) {
-          any = true;
-          break;
+        if (item & kCheckBit) {
+          any = check(impl_.checks[item & ~kCheckBit], slot);
+        } else {
+          any = hit_[item & kItemMask] || ((item & kLazyBit) && lazyHit(item & kItemMask));
         }
+        if (any) break;
       }
       if (!any) return false;
       p += n;
@@ -1663,16 +1739,6 @@ class Evaluator {
   // blocks) are cheaper to scan once with the literals' database.
   static constexpr size_t kDirectMaxBytes = 1024;
 
-  static bool startsCi(std::string_view t, std::string_view lower_needle) {
-    if (t.size() < lower_needle.size()) return false;
-    for (size_t i = 0; i < lower_needle.size(); ++i) {
-      char c = t[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      if (c != lower_needle[i]) return false;
-    }
-    return true;
-  }
-
   // 1 or 0: whether the literal is in one of the slot's values; -1: not tested (values too long).
   int direct(const DirectPattern& d, std::uint32_t slot) const {
     const auto values = fields_.values(slot);
@@ -1682,11 +1748,7 @@ class Evaluator {
       case DirectPattern::Kind::kSuffix:
         for (const auto& v : values) {
           if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
-          if (v.text.size() < n.size()) continue;
-          const std::string_view part = d.kind == DirectPattern::Kind::kPrefix
-                                            ? v.text.substr(0, n.size())
-                                            : v.text.substr(v.text.size() - n.size());
-          if (d.caseless ? startsCi(part, n) : part == n) return 1;
+          if (directHit(d, v.text, {})) return 1;
         }
         return 0;
       case DirectPattern::Kind::kContains: {
@@ -1835,7 +1897,17 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
         for (auto pi : *pats) st.mark(pi);
       }
     }
-    if (d.db && st.scratch && text.size() >= d.min_len) {
+    if (!d.direct.empty() && text.size() <= kDirectScanBytes) {
+      std::string_view lowered;
+      for (auto pi : d.direct) {
+        if (st.hit[pi]) continue;
+        const DirectPattern& dp = impl.patterns[pi].direct;
+        if (dp.kind == DirectPattern::Kind::kContains && dp.caseless && lowered.empty()) {
+          lowered = lowerInto(st.lower_buf, text);
+        }
+        if (directHit(dp, text, lowered)) st.mark(pi);
+      }
+    } else if (d.db && st.scratch && text.size() >= d.min_len) {
       st.db_ids = &d.ids;
       hs_scan(d.db, text.data(), static_cast<unsigned>(text.size()), 0, st.scratch, onMatch, &st);
     }

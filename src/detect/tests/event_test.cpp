@@ -69,6 +69,66 @@ TEST(EventTest, LogsourceRoutingProcessCreationIsSysmon1OrSecurity4688) {
      "EventData":{"Image":"C:\\whoami.exe"}}})"));
 }
 
+TEST(EventTest, EventKeysMatchFieldsWithoutRegardToCaseOrSpaces) {
+  // Keys of every length around the word and inline-key boundaries (8, 16, 32 bytes), with
+  // characters next to the ASCII capitals ('@', '[', '`', '{') that case folding must not mix.
+  auto e = compile({R"(title: keys
+logsource: {product: windows, service: security}
+detection:
+  sel:
+    A: '1'
+    ThreatName: x
+    Abcdefgh: '8'
+    Abcdefghi: '9'
+    FieldNameOfExactlyThirtyTwoBytes: '32'
+    FieldNameLongerThanThirtyTwoBytes_X: '35'
+    K@[Z: k
+  condition: sel
+)"});
+  auto event = [](const std::string& data) {
+    return R"({"Event":{"System":{"EventID":1,"Channel":"Security"},"EventData":{)" + data + "}}}";
+  };
+  const std::string good =
+      R"("a":"1","Threat Name":"x","ABCDEFGH":"8","abcdefghI":"9",)"
+      R"("fieldnameofexactlythirtytwobytes":"32","FIELDNAMELONGERTHANTHIRTYTWOBYTES_x":"35",)"
+      R"("k@[z":"k")";
+  EXPECT_TRUE(matches(e, event(good)));
+  EXPECT_FALSE(matches(e, event(R"("a":"1","Threat Name":"x","ABCDEFGH":"8","abcdefghI":"9",)"
+                                R"("fieldnameofexactlythirtytwobytes":"32",)"
+                                R"("FIELDNAMELONGERTHANTHIRTYTWOBYTES_x":"35","k`{z":"k")")));
+  EXPECT_FALSE(matches(e, event(R"("a":"1","Threat Name":"x","ABCDEFGX":"8","abcdefghI":"9",)"
+                                R"("fieldnameofexactlythirtytwobytes":"32",)"
+                                R"("FIELDNAMELONGERTHANTHIRTYTWOBYTES_x":"35","k@[z":"k")")));
+}
+
+TEST(EventTest, FilterLiteralsGiveTheSameAnswerOnShortAndLongValues) {
+  // The filter's literals are not what triggers the rule: they are tested directly on short
+  // values and by their Hyperscan database on long ones; both must agree.
+  auto e = compile({R"(title: filters
+logsource: {product: windows, service: security}
+detection:
+  sel: {Image|endswith: '\tool.exe'}
+  f1: {CommandLine|contains: ' -SECRET '}
+  f2: {CommandLine|startswith: 'run.exe'}
+  f3: {CommandLine|endswith: '/quiet'}
+  f4: {CommandLine|contains|cased: 'CaSeD'}
+  condition: sel and not 1 of f*
+)"});
+  auto event = [](const std::string& cmd) {
+    return R"({"Event":{"System":{"EventID":1,"Channel":"Security"},"EventData":{)"
+           R"("Image":"C:\\x\\TOOL.EXE","CommandLine":")" + cmd + "\"}}}";
+  };
+  for (const std::string pad : {std::string(), std::string(2000, 'p')}) {
+    SCOPED_TRACE(pad.size());
+    EXPECT_TRUE(matches(e, event("other " + pad)));
+    EXPECT_FALSE(matches(e, event(pad + " a -secret b")));
+    EXPECT_FALSE(matches(e, event("RUN.EXE " + pad)));
+    EXPECT_FALSE(matches(e, event(pad + " /QUIET")));
+    EXPECT_FALSE(matches(e, event(pad + " CaSeD")));
+    EXPECT_TRUE(matches(e, event(pad + " cased")));
+  }
+}
+
 TEST(EventTest, TextValuesAndUserDataAreRead) {
   auto e = compile({R"(title: svc
 logsource: {product: windows, service: system}
