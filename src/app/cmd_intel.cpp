@@ -25,6 +25,7 @@
 
 #include "intel/sync/feed_service.h"
 #include "intel/sync/http_fetch.h"
+#include "intel/sync/intel_processor.h"
 #endif
 
 namespace td::app {
@@ -401,6 +402,133 @@ void addImport(CLI::App* intel) {
   });
 }
 
+// `intel settings`: a project's matching settings (allow-list, port classes, minimum bytes,
+// suppression period). Without a change option it prints them; with one it changes only what was
+// given and stores them (checked as the API checks them). A running server picks the change up
+// within seconds.
+void addSettings(CLI::App* intel) {
+  struct SettingsOptions {
+    std::string store = kDefaultStore, project, allow_file, ignore, service, unsafe;
+    std::vector<std::string> allow, unallow;
+    bool clear_allow = false, json = false;
+    std::optional<std::int64_t> min_bytes, suppression;
+  };
+  auto o = std::make_shared<SettingsOptions>();
+  auto* c = intel->add_subcommand(
+      "settings", "Show or change a project's intel matching settings (allow-list, ports, ...)");
+  addStoreOption(c, o->store);
+  c->add_option("--project", o->project, "Project (default: the only one)");
+  c->add_option("--allow", o->allow, "Add an allow-list entry: IP, CIDR, domain, URL, hash, e-mail");
+  c->add_option("--allow-file", o->allow_file, "Add the entries of a file (one a line, # comments)");
+  c->add_option("--unallow", o->unallow, "Remove an allow-list entry");
+  c->add_flag("--clear-allow", o->clear_allow, "Empty the allow-list first");
+  c->add_option("--min-bytes", o->min_bytes,
+                "Drop IP hits on events that moved fewer bytes (0: off)");
+  c->add_option("--ignore-ports", o->ignore,
+                "Destination ports whose IP hits are dropped, comma separated ('' clears)");
+  c->add_option("--service-ports", o->service, "Destination ports of services, comma separated");
+  c->add_option("--unsafe-ports", o->unsafe,
+                "Destination ports that raise the score by 10, comma separated");
+  c->add_option("--suppression-minutes", o->suppression,
+                "Per indicator and entity, raise once per this period (0: every hit; default 1440)");
+  c->add_flag("--json", o->json, "Print the settings as JSON");
+  c->callback([o, c] {
+    auto store = openStoreOrFail(o->store);
+    store::Project project;
+    if (!o->project.empty()) {
+      project = orFail(store->findProject(o->project));
+    } else {
+      auto projects = orFail(store->listProjects());
+      if (projects.size() != 1)
+        throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                        "name the project (the store has " +
+                                            std::to_string(projects.size()) + ")",
+                                        "--project"});
+      project = projects[0];
+    }
+    store::IntelSettings s = orFail(store->intel().getSettings(project.id));
+    auto ports = [](const std::string& text, const char* option) {
+      std::vector<int> out;
+      for (auto part : core::splitTrimmed(text, ',')) {
+        if (part.empty()) continue;
+        int v = 0;
+        auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+        if (ec != std::errc() || p != part.data() + part.size())
+          throw CommandFailed(core::Error{core::ErrorCode::kInvalidArgument,
+                                          "\"" + std::string(part) + "\" is not a port number",
+                                          option});
+        out.push_back(v);
+      }
+      return out;
+    };
+    bool changed = false;
+    if (o->clear_allow) {
+      s.allow.clear();
+      changed = true;
+    }
+    std::vector<std::string> add = o->allow;
+    if (!o->allow_file.empty()) {
+      std::string text = orFail(intel::readFileText(o->allow_file));
+      for (auto line : core::splitTrimmed(text, '\n'))
+        if (!line.empty() && line[0] != '#') add.emplace_back(line);
+    }
+    for (auto& a : add) {
+      a = std::string(core::trim(a));
+      if (std::find(s.allow.begin(), s.allow.end(), a) == s.allow.end()) s.allow.push_back(a);
+      changed = true;
+    }
+    for (const auto& a : o->unallow) {
+      std::erase(s.allow, std::string(core::trim(a)));
+      changed = true;
+    }
+    if (o->min_bytes) s.min_bytes = *o->min_bytes, changed = true;
+    if (o->suppression) s.suppression_minutes = *o->suppression, changed = true;
+    if (c->count("--ignore-ports")) s.ignore_ports = ports(o->ignore, "--ignore-ports"), changed = true;
+    if (c->count("--service-ports"))
+      s.service_ports = ports(o->service, "--service-ports"), changed = true;
+    if (c->count("--unsafe-ports")) s.unsafe_ports = ports(o->unsafe, "--unsafe-ports"), changed = true;
+    if (changed) {
+      if (auto checked = intel::sync::matcherOptionsOf(s); !checked) {
+        core::Error e = checked.error();
+        // The CLI's names for the API's members.
+        if (e.field.rfind("allow", 0) == 0) {
+          e.message += " (" + e.field + ")";
+          e.field = "--allow";
+        } else if (e.field.find("_ports") != std::string::npos) {
+          e.message += " (" + e.field + ")";
+          e.field = "--" + e.field.substr(0, e.field.find("_ports")) + "-ports";
+        } else if (e.field == "min_bytes") {
+          e.field = "--min-bytes";
+        } else if (e.field == "suppression_minutes") {
+          e.field = "--suppression-minutes";
+        }
+        throw CommandFailed(e);
+      }
+      s = orFail(store->intel().putSettings(s));
+    }
+    if (o->json) {
+      nlohmann::json j = {{"project", project.name},        {"allow", s.allow},
+                          {"min_bytes", s.min_bytes},       {"ignore_ports", s.ignore_ports},
+                          {"service_ports", s.service_ports}, {"unsafe_ports", s.unsafe_ports},
+                          {"suppression_minutes", s.suppression_minutes}};
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    auto list = [](const std::vector<int>& v) {
+      std::string out;
+      for (int p : v) out += (out.empty() ? "" : ",") + std::to_string(p);
+      return out.empty() ? std::string("-") : out;
+    };
+    std::cout << "project \"" << project.name << "\"" << (changed ? " (saved)" : "") << "\n"
+              << "allow-list: " << s.allow.size() << " entries\n";
+    for (const auto& a : s.allow) std::cout << "  " << a << "\n";
+    std::cout << "min bytes: " << s.min_bytes << (s.min_bytes == 0 ? " (off)" : "") << "\n"
+              << "ignore ports: " << list(s.ignore_ports) << "\n"
+              << "service ports: " << list(s.service_ports) << "\n"
+              << "unsafe ports: " << list(s.unsafe_ports) << "\n"
+              << "suppression: " << s.suppression_minutes << " minutes\n";
+  });
+}
 #endif
 
 }  // namespace
@@ -482,6 +610,7 @@ void registerIntelCommands(CLI::App& app) {
   addMatch(intel);
 #ifdef TD_WITH_INTEL_SYNC
   addImport(intel);
+  addSettings(intel);
 #endif
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/time.h"
 #include "intel/indicator.h"
+#include "intel/sync/intel_processor.h"
 #include "intel/url.h"
 #include "server/json_codec.h"
 
@@ -266,6 +267,80 @@ Json liveMatches(const intel::Index& ix, const intel::Normalized& n) {
   return out;
 }
 
+Json encodeSettings(const store::IntelSettings& s) {
+  return {{"project_id", s.project_id},
+          {"allow", s.allow},
+          {"min_bytes", s.min_bytes},
+          {"ignore_ports", s.ignore_ports},
+          {"service_ports", s.service_ports},
+          {"unsafe_ports", s.unsafe_ports},
+          {"suppression_minutes", s.suppression_minutes},
+          {"updated_at", timeOrNull(s.updated_at)}};
+}
+
+// PUT body → settings: every member optional (absent: the default), unknown members refused, each
+// error naming its member ("allow[2]", "unsafe_ports[0]").
+core::Result<store::IntelSettings> decodeSettings(const Json& body, core::ProjectId project) {
+  if (!body.is_object())
+    return fail(ErrorCode::kInvalidArgument, "the body must be a JSON object", "");
+  if (auto s = onlyKeys(body, {"allow", "min_bytes", "ignore_ports", "service_ports",
+                               "unsafe_ports", "suppression_minutes", "project_id", "updated_at"});
+      !s)
+    return fail(s.error());
+  store::IntelSettings out;
+  out.project_id = project;
+  if (auto it = body.find("allow"); it != body.end() && !it->is_null()) {
+    if (!it->is_array())
+      return fail(ErrorCode::kInvalidArgument, "allow must be an array of strings", "allow");
+    if (it->size() > intel::sync::kMaxAllowEntries)
+      return fail(ErrorCode::kUnprocessable,
+                  "allow has more than " + std::to_string(intel::sync::kMaxAllowEntries) +
+                      " entries",
+                  "allow");
+    for (size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string())
+        return fail(ErrorCode::kInvalidArgument, "allow entries must be strings",
+                    "allow[" + std::to_string(i) + "]");
+      out.allow.push_back((*it)[i].get<std::string>());
+    }
+  }
+  auto integer = [&](const char* key, std::int64_t& v) -> core::Status {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return {};
+    if (!it->is_number_integer())
+      return fail(ErrorCode::kInvalidArgument, std::string(key) + " must be an integer", key);
+    v = it->get<std::int64_t>();
+    return {};
+  };
+  if (auto s = integer("min_bytes", out.min_bytes); !s) return fail(s.error());
+  if (auto s = integer("suppression_minutes", out.suppression_minutes); !s) return fail(s.error());
+  for (auto [key, ports] : {std::pair<const char*, std::vector<int>*>{"ignore_ports", &out.ignore_ports},
+                            {"service_ports", &out.service_ports},
+                            {"unsafe_ports", &out.unsafe_ports}}) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_array())
+      return fail(ErrorCode::kInvalidArgument, std::string(key) + " must be an array of ports",
+                  key);
+    if (it->size() > 65535)
+      return fail(ErrorCode::kUnprocessable, std::string(key) + " is too long", key);
+    for (size_t i = 0; i < it->size(); ++i) {
+      const Json& p = (*it)[i];
+      const std::string field = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!p.is_number_integer())
+        return fail(ErrorCode::kInvalidArgument, "ports are integers", field);
+      const auto v = p.get<std::int64_t>();
+      if (v < 1 || v > 65535)
+        return fail(ErrorCode::kUnprocessable,
+                    "port " + std::to_string(v) + " is not in 1-65535", field);
+      ports->push_back(static_cast<int>(v));
+    }
+  }
+  // The same checks the matcher's options get (allow-list entries, ports in two classes, ranges).
+  if (auto o = intel::sync::matcherOptionsOf(out); !o) return fail(o.error());
+  return out;
+}
+
 }  // namespace
 
 void addIntelRoutes(Server& server, intel::sync::FeedService& feeds) {
@@ -396,6 +471,27 @@ void addIntelRoutes(Server& server, intel::sync::FeedService& feeds) {
                                          {"total", feed->indicator_count}});
                    },
                    "A feed's indicators, in import order"});
+
+  server.addRoute({"GET", "/api/v1/intel/settings", read,
+                   [&store](RequestContext& ctx) -> core::Result<Reply> {
+                     auto s = store.intel().getSettings(ctx.project().id);
+                     if (!s) return fail(s.error());
+                     return Reply::json(encodeSettings(*s));
+                   },
+                   "The project's intel matching settings (allow-list, port classes, minimum "
+                   "bytes, suppression period)"});
+
+  server.addRoute({"PUT", "/api/v1/intel/settings", manage,
+                   [&store](RequestContext& ctx) -> core::Result<Reply> {
+                     auto body = ctx.jsonBody();
+                     if (!body) return fail(body.error());
+                     auto settings = decodeSettings(*body, ctx.project().id);
+                     if (!settings) return fail(settings.error());
+                     auto stored = store.intel().putSettings(*settings);
+                     if (!stored) return fail(stored.error());
+                     return Reply::json(encodeSettings(*stored));
+                   },
+                   "Replace the project's intel matching settings"});
 
   server.addRoute(
       {"GET", "/api/v1/intel/indicators", read,

@@ -78,6 +78,17 @@ struct IntelIndicatorHit {
   OrgId org_id = 0;
 };
 
+// A project's intel matching settings: what that project's matcher in the live pipeline uses.
+// The store keeps what it is given; the feed service validates (intel::sync::matcherOptionsOf).
+struct IntelSettings {
+  ProjectId project_id = 0;
+  std::vector<std::string> allow;  // IPs, CIDRs, domains, URLs, hashes, emails that never match
+  std::int64_t min_bytes = 0;      // IP hits on events that moved fewer bytes are dropped; 0: off
+  std::vector<int> ignore_ports, service_ports, unsafe_ports;  // destination port classes
+  std::int64_t suppression_minutes = 24 * 60;  // per (indicator, entity); 0: every hit raises
+  TimeMs updated_at = 0;                       // 0: never set (these are the defaults)
+};
+
 class IntelStore {
  public:
   IntelStore() = default;
@@ -123,6 +134,11 @@ class IntelStore {
   // A number that changes whenever anything of the organisation's intel changes (feeds, imports),
   // so that a node can tell its in-memory index is stale.
   virtual Result<std::int64_t> intelVersion(OrgId org) = 0;
+
+  // A project's settings; the defaults (updated_at 0) when none were stored.
+  virtual Result<IntelSettings> getSettings(ProjectId project) = 0;
+  // Replaces them (updated_at is set to now) and returns what was stored.
+  virtual Result<IntelSettings> putSettings(const IntelSettings& settings) = 0;
 };
 
 }  // namespace td::store

@@ -1,7 +1,8 @@
 // The intel matcher as a stage of the live event pipeline (core::EventProcessor): each project's
 // events are matched against the live index of the project's organisation (FeedService), so a
 // feed import swaps the index under running ingest. One Matcher per project, made on the
-// project's first batch, keeps that project's allow-list and suppression period.
+// project's first batch from the project's stored settings (store::IntelSettings: allow-list,
+// port classes, minimum bytes, suppression period), and made again when they change.
 //
 // Thread safety: process() from any number of ingest threads at once.
 #pragma once
@@ -17,6 +18,18 @@
 #include "store/store.h"
 
 namespace td::intel::sync {
+
+// Limits of a project's settings (checked by matcherOptionsOf).
+constexpr size_t kMaxAllowEntries = 100'000;
+constexpr size_t kMaxAllowEntryBytes = 2048;
+constexpr std::int64_t kMaxSuppressionMinutes = 366 * 24 * 60;
+
+// The MatcherOptions a project's stored settings give, on top of `base` (suppression period,
+// allow-list, port classes, minimum bytes). Fails with the offending member as the error's field
+// ("allow[3]", "unsafe_ports[0]", "min_bytes", ...) when a setting is not valid: an entry that is
+// no IP, CIDR, domain, URL, hash or e-mail address; a port outside 1-65535 or in two classes.
+core::Result<MatcherOptions> matcherOptionsOf(const store::IntelSettings& settings,
+                                              MatcherOptions base = {});
 
 class IntelProcessor final : public core::EventProcessor {
  public:
@@ -34,16 +47,26 @@ class IntelProcessor final : public core::EventProcessor {
   // Batches dropped because the project could not be resolved (unknown project, store down).
   std::uint64_t unresolved() const { return unresolved_.load(); }
 
+  // How often a project's stored settings are looked at again (default 10 s; 0: every batch).
+  // Changed settings replace the project's matcher (and so its suppression table).
+  void setSettingsRecheck(core::TimeMs every) { recheck_ms_ = every; }
+
  private:
-  Matcher* matcherFor(core::ProjectId project);
+  struct Entry {
+    std::shared_ptr<Matcher> matcher;
+    core::TimeMs settings_updated_at = 0;
+    core::TimeMs checked_at = 0;
+  };
+  std::shared_ptr<Matcher> matcherFor(core::ProjectId project);
 
   store::Store& store_;
   FeedService& feeds_;
   MatchConfig config_;
   MatcherOptions options_;
   mutable std::shared_mutex mu_;
-  std::map<core::ProjectId, std::unique_ptr<Matcher>> matchers_;  // guarded by mu_
+  std::map<core::ProjectId, Entry> matchers_;  // guarded by mu_
   std::atomic<std::uint64_t> unresolved_{0};
+  std::atomic<core::TimeMs> recheck_ms_{10'000};
 };
 
 }  // namespace td::intel::sync

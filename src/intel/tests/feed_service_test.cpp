@@ -244,6 +244,71 @@ TEST_F(FeedServiceTest, TheProcessorMatchesEventsAgainstTheProjectsOrganisationA
   EXPECT_EQ(processor.stats().matches, 2u);
 }
 
+TEST_F(FeedServiceTest, TheProcessorUsesTheProjectsStoredSettingsAndSeesThemChange) {
+  auto f = feed("c2", "csv", "upload");
+  ASSERT_TRUE(service_->importContent(f.id, "198.51.100.1\nbad.example\n", "t"));
+  IntelProcessor processor(*store_, *service_);
+  processor.setSettingsRecheck(0);  // look at the settings on every batch
+  CollectingSink sink;
+  const std::string ip = R"({"host":{"name":"ws-1"},"destination":{"ip":"198.51.100.1","port":137}})";
+  const std::string dns = R"({"host":{"name":"ws-1"},"dns":{"question":{"name":"x.bad.example"}}})";
+
+  // Defaults: one threat per (indicator, entity) per 24 h.
+  processor.process({ip, ip}, project_.id, sink);
+  EXPECT_EQ(sink.got.size(), 1u);
+
+  store::IntelSettings s;
+  s.project_id = project_.id;
+  s.allow = {"bad.example"};
+  s.ignore_ports = {137};
+  s.suppression_minutes = 0;
+  ASSERT_TRUE(store_->intel().putSettings(s));
+  sink.got.clear();
+  processor.process({ip, dns}, project_.id, sink);
+  EXPECT_TRUE(sink.got.empty());  // port 137 ignored, the domain allowed
+
+  s.allow.clear();
+  s.ignore_ports.clear();
+  s.unsafe_ports = {137};
+  ASSERT_TRUE(store_->intel().putSettings(s));
+  processor.process({ip, ip, dns}, project_.id, sink);
+  ASSERT_EQ(sink.got.size(), 3u);  // no suppression period: every hit
+  EXPECT_EQ(sink.got[0].score, 60);  // 50 + 10 for an unsafe port
+
+  s.min_bytes = 1000;
+  ASSERT_TRUE(store_->intel().putSettings(s));
+  sink.got.clear();
+  const std::string small =
+      R"({"host":{"name":"ws-1"},"destination":{"ip":"198.51.100.1","bytes":10},"network":{"bytes":10}})";
+  processor.process({small}, project_.id, sink);
+  EXPECT_TRUE(sink.got.empty());
+}
+
+TEST(MatcherOptionsOf, NamesTheBadSetting) {
+  store::IntelSettings s;
+  s.allow = {"10.0.0.0/8", "not a value!"};
+  auto r = matcherOptionsOf(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "allow[1]");
+  s.allow = {"10.0.0.0/8"};
+  s.unsafe_ports = {23, 70000};
+  EXPECT_EQ(matcherOptionsOf(s).error().field, "unsafe_ports[1]");
+  s.unsafe_ports = {23};
+  s.ignore_ports = {23};
+  EXPECT_EQ(matcherOptionsOf(s).error().field, "unsafe_ports[0]");  // in two classes
+  s.ignore_ports.clear();
+  s.min_bytes = -1;
+  EXPECT_EQ(matcherOptionsOf(s).error().field, "min_bytes");
+  s.min_bytes = 0;
+  s.suppression_minutes = -5;
+  EXPECT_EQ(matcherOptionsOf(s).error().field, "suppression_minutes");
+  s.suppression_minutes = 30;
+  auto ok = matcherOptionsOf(s);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->suppression_period, 30 * 60'000);
+  EXPECT_FALSE(ok->allow.empty());
+}
+
 // ---- TAXII 2.1 against a real server on loopback ---------------------------------------------
 
 std::string indicatorObject(int n, const std::string& ip, const std::string& added) {

@@ -230,6 +230,68 @@ TEST_F(IntelApiTest, AFeedWhosePathTheCliSetIsRefreshedAndChangedButNoPathComesO
   EXPECT_EQ(moved.errorField(), "source");
 }
 
+TEST_F(IntelApiTest, ProjectSettingsAreReadByAllChangedByManagersAndCheckedMemberByMember) {
+  Creds admin = login("admin@a.test");
+  auto none = get("/api/v1/intel/settings?project=a-prod", admin);
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(none.json["suppression_minutes"], 1440);
+  EXPECT_TRUE(none.json["allow"].empty());
+  EXPECT_TRUE(none.json["updated_at"].is_null());
+
+  const Json body = {{"allow", {"10.0.0.0/8", "corp.example", "203.0.113.9"}},
+                     {"min_bytes", 512},
+                     {"ignore_ports", {137, 138}},
+                     {"unsafe_ports", {23}},
+                     {"suppression_minutes", 60}};
+  auto put = call("PUT", "/api/v1/intel/settings?project=a-prod", admin, body.dump());
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(put.json["allow"].size(), 3u);
+  EXPECT_FALSE(put.json["updated_at"].is_null());
+  auto got = get("/api/v1/intel/settings?project=a-prod", admin);
+  EXPECT_EQ(got.json["ignore_ports"], Json({137, 138}));
+  EXPECT_EQ(got.json["min_bytes"], 512);
+  EXPECT_EQ(got.json["suppression_minutes"], 60);
+  // Per project: the other project of the organisation still has the defaults.
+  EXPECT_TRUE(get("/api/v1/intel/settings?project=a-staging", admin).json["updated_at"].is_null());
+
+  auto bad = [&](const Json& b) {
+    return call("PUT", "/api/v1/intel/settings?project=a-prod", admin, b.dump());
+  };
+  auto a = bad({{"allow", {"10.0.0.1", "not a value!"}}});
+  EXPECT_EQ(a.status, 422) << a.body;
+  EXPECT_EQ(a.errorField(), "allow[1]");
+  a = bad({{"allow", "10.0.0.1"}});
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.errorField(), "allow");
+  a = bad({{"unsafe_ports", {23, 0}}});
+  EXPECT_EQ(a.status, 422);
+  EXPECT_EQ(a.errorField(), "unsafe_ports[1]");
+  a = bad({{"ignore_ports", {445}}, {"unsafe_ports", {445}}});
+  EXPECT_EQ(a.status, 422);
+  EXPECT_EQ(a.errorField(), "unsafe_ports[0]");
+  a = bad({{"min_bytes", -1}});
+  EXPECT_EQ(a.status, 422);
+  EXPECT_EQ(a.errorField(), "min_bytes");
+  a = bad({{"suppression_minutes", "a day"}});
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.errorField(), "suppression_minutes");
+  a = bad({{"allowlist", Json::array()}});
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.errorField(), "allowlist");
+  // Refused changes changed nothing.
+  EXPECT_EQ(get("/api/v1/intel/settings?project=a-prod", admin).json["allow"].size(), 3u);
+
+  Creds op = login("operator@a.test");
+  EXPECT_EQ(get("/api/v1/intel/settings?project=a-prod", op).status, 200);
+  EXPECT_EQ(call("PUT", "/api/v1/intel/settings?project=a-prod", op, body.dump()).status, 403);
+  Creds writer = bearer(a_prod_, store::Scope::kRead | store::Scope::kWrite);
+  EXPECT_EQ(get("/api/v1/intel/settings", writer).json["min_bytes"], 512);
+  EXPECT_EQ(call("PUT", "/api/v1/intel/settings", writer, body.dump()).status, 403);
+  Creds op_b = login("operator@b.test");
+  EXPECT_NE(get("/api/v1/intel/settings?project=a-prod", op_b).status, 200);
+  EXPECT_EQ(get("/api/v1/intel/settings", Creds{}).status, 401);
+}
+
 TEST_F(IntelApiTest, EveryIntelRouteIsDocumented) {
   EXPECT_EQ(undocumentedRoutes(*server_), std::vector<std::string>{});
 }

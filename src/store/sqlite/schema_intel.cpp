@@ -1,4 +1,4 @@
-// The intel domain's tables: versions 2000-2999 (feeds, indicators, import reports). Never edit a
+// The intel domain's tables: versions 2000-2999 (feeds, indicators, import reports, project settings). Never edit a
 // migration that has shipped; add a new one.
 #include "store/sqlite/schema.h"
 
@@ -67,6 +67,20 @@ CREATE INDEX intel_imports_feed ON intel_imports (feed_id, id);
 CREATE TABLE intel_versions (
   org_id BIGINT PRIMARY KEY REFERENCES orgs(id),
   version BIGINT NOT NULL
+);
+)sql"},
+      // Per-project matching settings: allow-list (one entry a line), port classes (comma
+      // separated port numbers), minimum bytes, suppression period.
+      {2001, R"sql(
+CREATE TABLE intel_settings (
+  project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+  allow_list TEXT NOT NULL DEFAULT '',
+  min_bytes BIGINT NOT NULL DEFAULT 0,
+  ignore_ports TEXT NOT NULL DEFAULT '',
+  service_ports TEXT NOT NULL DEFAULT '',
+  unsafe_ports TEXT NOT NULL DEFAULT '',
+  suppression_minutes BIGINT NOT NULL DEFAULT 1440,
+  updated_at BIGINT NOT NULL
 );
 )sql"},
   };

@@ -482,4 +482,114 @@ Result<std::int64_t> SqliteIntelStore::intelVersion(OrgId org) {
   return out;
 }
 
+namespace {
+
+std::string joinLines(const std::vector<std::string>& v, char sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> splitText(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(sep, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string joinPorts(const std::vector<int>& ports) {
+  std::string out;
+  for (int p : ports) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(p);
+  }
+  return out;
+}
+
+std::vector<int> splitPorts(const std::string& text) {
+  std::vector<int> out;
+  for (const auto& p : splitText(text, ',')) {
+    try {
+      out.push_back(std::stoi(p));
+    } catch (...) {
+      // Only putSettings writes this column; a hand-edited bad entry is skipped.
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<IntelSettings> SqliteIntelStore::getSettings(ProjectId project) {
+  IntelSettings out;
+  out.project_id = project;
+  auto s = store_.withReader([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare("SELECT allow_list, min_bytes, ignore_ports, service_ports, "
+                          "unsafe_ports, suppression_minutes, updated_at FROM intel_settings "
+                          "WHERE project_id = ?"));
+    st->bind(1, project);
+    TDI_TRY(row, st->step());
+    if (row) {
+      out.allow = splitText(st->text(0), '\n');
+      out.min_bytes = st->i64(1);
+      out.ignore_ports = splitPorts(st->text(2));
+      out.service_ports = splitPorts(st->text(3));
+      out.unsafe_ports = splitPorts(st->text(4));
+      out.suppression_minutes = st->i64(5);
+      out.updated_at = st->i64(6);
+    }
+    st->reset();
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
+Result<IntelSettings> SqliteIntelStore::putSettings(const IntelSettings& settings) {
+  IntelSettings out = settings;
+  out.updated_at = core::nowMs();
+  for (const auto& a : out.allow) {
+    if (a.empty() || a.find('\n') != std::string::npos)
+      return fail(ErrorCode::kInvalidArgument, "an allow-list entry is empty or holds a newline",
+                  "allow");
+  }
+  auto s = store_.withWriter([&](Connection& c) -> Status {
+    TDI_TRY(st, c.prepare(
+                    "INSERT INTO intel_settings (project_id, allow_list, min_bytes, ignore_ports, "
+                    "service_ports, unsafe_ports, suppression_minutes, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET "
+                    "allow_list = excluded.allow_list, min_bytes = excluded.min_bytes, "
+                    "ignore_ports = excluded.ignore_ports, service_ports = excluded.service_ports, "
+                    "unsafe_ports = excluded.unsafe_ports, "
+                    "suppression_minutes = excluded.suppression_minutes, "
+                    "updated_at = excluded.updated_at"));
+    st->bind(1, out.project_id)
+        .bind(2, joinLines(out.allow, '\n'))
+        .bind(3, out.min_bytes)
+        .bind(4, joinPorts(out.ignore_ports))
+        .bind(5, joinPorts(out.service_ports))
+        .bind(6, joinPorts(out.unsafe_ports))
+        .bind(7, out.suppression_minutes)
+        .bind(8, out.updated_at);
+    auto r = st->run();
+    if (!r) {
+      if (r.error().message.find("FOREIGN KEY") != std::string::npos)
+        return fail(ErrorCode::kNotFound, "no project " + std::to_string(out.project_id),
+                    "project");
+      return fail(r.error());
+    }
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
+}
+
 }  // namespace td::store::sqlite

@@ -1,5 +1,5 @@
 // The SQLite backend of IntelStore: tables intel_feeds, intel_indicators, intel_imports and
-// intel_versions (schema_intel.cpp), reached through SqliteStore's writer and reader connections.
+// intel_versions, intel_settings (schema_intel.cpp), reached through SqliteStore's writer and reader connections.
 //
 // Thread safety: as IntelStore; writes run under SqliteStore's write lock.
 #pragma once
@@ -38,6 +38,8 @@ class SqliteIntelStore final : public IntelStore {
   Result<std::vector<IntelFeed>> claimDueFeeds(TimeMs now, TimeMs lease_ms, int limit) override;
   Status setNextRun(IntelFeedId feed, std::optional<TimeMs> at) override;
   Result<std::int64_t> intelVersion(OrgId org) override;
+  Result<IntelSettings> getSettings(ProjectId project) override;
+  Result<IntelSettings> putSettings(const IntelSettings& settings) override;
 
  private:
   SqliteStore& store_;

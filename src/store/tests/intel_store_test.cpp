@@ -1,6 +1,7 @@
 // IntelStore: feeds (settings, unique names, credentials kept), imports that replace or add to a
 // feed's indicators in one transaction, failed imports that leave them alone, search, the
-// scheduler's claim, the per-organisation version, and what survives reopening the store.
+// scheduler's claim, the per-organisation version, per-project matching settings, and what
+// survives reopening the store.
 #include <gtest/gtest.h>
 
 #include "store/tests/store_suite.h"
@@ -208,6 +209,50 @@ TEST_P(IntelStoreTest, FeedsAndIndicatorsSurviveReopening) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].type, "url");
   EXPECT_EQ(rows[0].first_seen, 1'700'000'000'000);
+}
+
+TEST_P(IntelStoreTest, ProjectSettingsDefaultThenKeepWhatWasPut) {
+  auto a = makeTenant("Acme");
+  auto b = makeTenant("Beta");
+  auto none = store().intel().getSettings(a.project.id);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->updated_at, 0);
+  EXPECT_EQ(none->suppression_minutes, 1440);
+  EXPECT_TRUE(none->allow.empty());
+
+  IntelSettings s;
+  s.project_id = a.project.id;
+  s.allow = {"10.0.0.0/8", "corp.example", "2001:db8::/32"};
+  s.min_bytes = 512;
+  s.ignore_ports = {137, 138};
+  s.service_ports = {443};
+  s.unsafe_ports = {23};
+  s.suppression_minutes = 60;
+  auto put = store().intel().putSettings(s);
+  ASSERT_TRUE(put) << put.error().message;
+  EXPECT_GT(put->updated_at, 0);
+
+  s.allow = {"198.51.100.9"};
+  s.ignore_ports.clear();
+  ASSERT_TRUE(store().intel().putSettings(s));  // replaces
+  reopen();
+  auto got = *store().intel().getSettings(a.project.id);
+  EXPECT_EQ(got.allow, std::vector<std::string>{"198.51.100.9"});
+  EXPECT_EQ(got.min_bytes, 512);
+  EXPECT_TRUE(got.ignore_ports.empty());
+  EXPECT_EQ(got.service_ports, std::vector<int>{443});
+  EXPECT_EQ(got.unsafe_ports, std::vector<int>{23});
+  EXPECT_EQ(got.suppression_minutes, 60);
+  EXPECT_EQ(store().intel().getSettings(b.project.id)->updated_at, 0);  // per project
+
+  IntelSettings unknown;
+  unknown.project_id = 999'999;
+  auto missing = store().intel().putSettings(unknown);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  IntelSettings bad = s;
+  bad.allow = {"a\nb"};
+  EXPECT_FALSE(store().intel().putSettings(bad));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IntelStoreTest, ::testing::Values(sqliteBackend()), backendName);
