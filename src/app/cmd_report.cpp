@@ -203,7 +203,8 @@ void addStored(CLI::App* report) {
   auto so = std::make_shared<ReportOptions>();
   auto* schedule = report->add_subcommand("schedule", "Schedules of stored reports");
   schedule->require_subcommand(1);
-  auto* add = schedule->add_subcommand("add", "Render a report on a cron schedule and e-mail it");
+  auto* add = schedule->add_subcommand(
+      "add", "Render a report on a cron schedule and e-mail it (sent by `threatdesk serve --smtp`)");
   addStoreOption(add, so->store);
   add->add_option("--project", so->project, "Project of the report")->required();
   add->add_option("--report", so->name, "Report name")->required();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reports from the command line: templates, rendering a template, a file and a stored report to
 # PDF (opened with pdfinfo when poppler-utils is there), PNG, CSV; `check` listing every error
-# with its path while failing in one line; saved versions; a schedule with its next run.
+# with its path while failing in one line; saved versions; a schedule with its next run; and
+# `serve --smtp` mailing a due schedule's PDF to a real SMTP server.
 source "$(dirname "$0")/lib.sh"
 
 "$TD_BIN" org add --store "$STORE" --name Acme >/dev/null
@@ -45,7 +46,54 @@ out=$("$TD_BIN" report schedule add --store "$STORE" --project web --report Week
   --cron '0 8 * * MON' --time-zone Europe/Berlin --to soc@example.com)
 expect_match "next run on a Monday morning" "$out" 'next run 20[0-9-]+T0[67]:00:00Z'
 expect_match "schedule listed" "$("$TD_BIN" report schedule list --store "$STORE")" '0 8 \* \* MON \(Europe/Berlin\)'
+expect_match "schedule lists its recipients" "$("$TD_BIN" report schedule list --store "$STORE")" 'to soc@example.com'
+expect_cli_error "unknown user in one line" report schedule add --store "$STORE" --project web \
+  --report Weekly --cron '0 8 * * MON' --user nobody@example.com
+expect_cli_error "no recipient in one line" report schedule add --store "$STORE" --project web \
+  --report Weekly --cron '0 8 * * MON'
 expect_cli_error "bad cron in one line" report schedule add --store "$STORE" --project web \
   --report Weekly --cron '0 8 * *' --to soc@example.com
 expect_cli_error "unknown report in one line" report render nope --store "$STORE" --out "$WORK/n.pdf"
+
+# `serve --smtp` mails a due schedule's PDF through the outbox to a real SMTP server (the
+# responses tests' smtp_sink.py on python3-aiosmtpd); the slot is made due as if the server had
+# been down over it.
+PY3=/usr/bin/python3  # Debian's, which has python3-aiosmtpd
+if "$PY3" -c 'import aiosmtpd' 2>/dev/null; then
+  SRC=$(cd "$(dirname "$0")/../.." && pwd)
+  mkdir -p "$WORK/mail"
+  "$PY3" "$SRC/src/respond/tests/smtp_sink.py" "$WORK/mail" >"$WORK/smtp.out" &
+  SMTP_PID=$!
+  trap 'rc=$?; kill "${SERVER_PID:-}" "$SMTP_PID" 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
+  for _ in $(seq 200); do grep -q PORT "$WORK/smtp.out" && break; sleep 0.1; done
+  SMTP_PORT=$(awk '/PORT/ {print $2}' "$WORK/smtp.out")
+  python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE report_schedules SET next_run_at = 1000"); c.commit()' "$WORK/threatdesk.db"
+  PORT=$(free_port)
+  "$TD_BIN" serve --listen "127.0.0.1:$PORT" --store "$STORE" --threads 4 \
+    --smtp "smtp://127.0.0.1:$SMTP_PORT?tls=none&from=reports@example.com" \
+    --public-url https://td.example.com >"$WORK/out.log" 2>"$WORK/err.log" &
+  SERVER_PID=$!
+  listed=""
+  for _ in $(seq 300); do
+    listed=$("$TD_BIN" report schedule list --store "$STORE")
+    [[ "$listed" == *delivered* ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/err.log" >&2; break; }
+    sleep 0.1
+  done
+  expect_match "the run lists its e-mail as delivered" "$listed" $'soc@example.com\tdelivered\t1 tries'
+  mail=$(ls "$WORK"/mail/*.json 2>/dev/null | head -1)
+  expect_match "one e-mail" "$(ls "$WORK"/mail/*.json 2>/dev/null | wc -l)" '^ *1$'
+  if [[ -n "$mail" ]]; then
+    summary=$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); a = m["attachments"][0]
+print(m["rcpt_tos"], m["subject"], a["filename"], a["content_type"], "https://td.example.com/reports/" in m["text"])' "$mail")
+    expect_match "to, subject, attachment, link" "$summary" \
+      "^\['soc@example.com'\] \[ThreatDesk\] Weekly SOC summary \(.*\) weekly-[0-9-]+\.pdf application/pdf True$"
+    expect_eq "the attachment is a PDF" "$(head -c 5 "$WORK/mail/000001-0.bin")" "%PDF-"
+  fi
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" && ok || fail "serve did not exit 0"
+  SERVER_PID=""
+  kill "$SMTP_PID"; wait "$SMTP_PID" 2>/dev/null || true
+else
+  echo "skipped: scheduled e-mail through serve (python3-aiosmtpd not installed)"
+fi
 finish
