@@ -91,7 +91,7 @@ struct SchedulerOptions {
   // is configured.
   bool mail = false;
   std::string public_url;  // base of the report's link in the e-mail body
-  int max_attempts = 12;   // tries of each e-mail (backoff doubles from 1 s: about an hour)
+  int max_attempts = 13;   // tries of each e-mail (backoff doubles from 1 s: about an hour)
   TimeMs run_lease_ms = 10 * core::kMinuteMs;       // a run still "running" after this is redone
   TimeMs file_retention_ms = 30 * core::kDayMs;     // files of runs whose e-mails all finished
   TimeMs prune_every_ms = 10 * core::kMinuteMs;
