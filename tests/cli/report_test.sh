@@ -64,7 +64,7 @@ if "$PY3" -c 'import aiosmtpd' 2>/dev/null; then
   mkdir -p "$WORK/mail"
   "$PY3" "$SRC/src/respond/tests/smtp_sink.py" "$WORK/mail" >"$WORK/smtp.out" &
   SMTP_PID=$!
-  trap 'rc=$?; kill "${SERVER_PID:-}" "$SMTP_PID" 2>/dev/null; rm -rf "$WORK"; exit $rc' EXIT
+  trap 'rc=$?; kill ${SERVER_PID:-} "$SMTP_PID" 2>/dev/null || true; rm -rf "$WORK"; exit $rc' EXIT
   for _ in $(seq 200); do grep -q PORT "$WORK/smtp.out" && break; sleep 0.1; done
   SMTP_PORT=$(awk '/PORT/ {print $2}' "$WORK/smtp.out")
   python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE report_schedules SET next_run_at = 1000"); c.commit()' "$WORK/threatdesk.db"
