@@ -145,6 +145,9 @@ struct Check {
   // RE2's own prefilter finds them; empty when the regex has no such literal. The regex only
   // runs when one of them hit, and rules made of regexes are triggered by them.
   std::vector<std::uint32_t> prefilter;
+  // Punctuation bytes every match of `re` contains (see requiredBytes): a value without one of
+  // them is not run through the regex.
+  std::string required;
   Cidr cidr;
   CmpOp op = CmpOp::kLt;
   double number = 0;
@@ -286,7 +289,11 @@ struct Engine::Impl {
   std::vector<std::uint32_t> db_slot;         // db -> the slot whose values it scans
   std::vector<std::int32_t> pattern_lazy_db;  // pattern -> Pattern::lazy_db (compact, hot)
   // group -> slot (0 .. fields.size(), the last being keywords) -> index into dbs, or -1.
-  std::vector<std::vector<std::int32_t>> group_dbs;
+  // Flat, group * group_stride + slot.
+  std::vector<std::int32_t> group_dbs;
+  size_t group_stride = 0;
+  // Per rule, what evaluating it reads (root node, logsource index), compact for the hot loop.
+  std::vector<std::pair<std::uint32_t, std::int32_t>> rule_eval;
   std::vector<std::uint8_t> group_keywords;    // group -> its rules search keywords
   std::vector<std::uint32_t> logsource_slots;  // slots the logsource conditions read
   hs_scratch_t* scratch = nullptr;
@@ -465,6 +472,78 @@ bool parseNumber(std::string_view s, double& out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Bytes every match of a regular expression must contain, found conservatively: punctuation
+// written at the top level of the pattern (not inside a group or class), not made optional by
+// the quantifier after it, in a pattern without top-level alternation. "" when unsure. Only
+// punctuation, so that case-insensitive flags do not matter.
+std::string requiredBytes(std::string_view re) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    char literal = 0;
+    if (c == '\\') {
+      if (i + 1 >= re.size()) return "";
+      const char e = re[++i];
+      if (std::isalnum(static_cast<unsigned char>(e))) {
+        // \w \d \s \b ... stand for no literal; escapes that take arguments are not parsed.
+        if (std::strchr("xpPQEcuUNkgCXR0123456789", e) != nullptr) return "";
+        continue;
+      }
+      if (depth == 0 && static_cast<unsigned char>(e) < 0x80) literal = e;
+    } else if (c == '[') {
+      // Skip the class: a ']' right after '[' or '[^' is a member; escapes skip a byte.
+      size_t j = i + 1;
+      if (j < re.size() && re[j] == '^') ++j;
+      if (j < re.size() && re[j] == ']') ++j;
+      while (j < re.size() && re[j] != ']') {
+        if (re[j] == '\\') ++j;
+        if (j < re.size() && re[j] == '[' && j + 1 < re.size() && re[j + 1] == ':') {
+          const size_t end = re.find(":]", j + 2);
+          if (end == std::string_view::npos) return "";
+          j = end + 1;
+        }
+        ++j;
+      }
+      if (j >= re.size()) return "";
+      i = j;
+      continue;
+    } else if (c == '{') {
+      // A repetition ({2}, {1,64}) or a literal brace: its content is no literal either way.
+      const size_t end = re.find('}', i);
+      if (end == std::string_view::npos) return "";
+      i = end;
+      continue;
+    } else if (c == '(') {
+      ++depth;
+      continue;
+    } else if (c == ')') {
+      if (--depth < 0) return "";
+      continue;
+    } else if (c == '|') {
+      if (depth == 0) return "";
+      continue;
+    } else if (depth == 0 && std::ispunct(static_cast<unsigned char>(c)) &&
+               std::strchr(".^$*+?{}", c) == nullptr) {
+      literal = c;
+    }
+    if (!literal) continue;
+    // The quantifier after it, if any: ?, * and {0...} make it optional.
+    const char q = i + 1 < re.size() ? re[i + 1] : 0;
+    if (q == '?' || q == '*') continue;
+    if (q == '{') {
+      size_t j = i + 2;
+      while (j < re.size() && re[j] == ' ') ++j;
+      if (j >= re.size() || !std::isdigit(static_cast<unsigned char>(re[j])) ||
+          std::strtol(std::string(re.substr(j, 8)).c_str(), nullptr, 10) == 0) {
+        continue;
+      }
+    }
+    if (out.find(literal) == std::string::npos) out += literal;
+  }
+  return depth == 0 ? out : "";
 }
 
 // ---- Sigma strings
@@ -885,6 +964,7 @@ class Builder {
       }
       c.re = std::move(re);
       c.prefilter = regexPrefilter(expr, opts, db);
+      c.required = requiredBytes(value.text);
       return {addCheck(c)};
     }
     // A string (or a number or boolean, which Sigma matches by its text).
@@ -1366,7 +1446,8 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
   // them directly (see Evaluator::patternHit): most events never pay for the thousands of short
   // command-line literals of rules that did not trigger. Plus one per group for keywords.
   // Whole-value literals are looked up, not scanned.
-  impl.group_dbs.assign(groups, std::vector<std::int32_t>(keyword_db + 1, -1));
+  impl.group_stride = keyword_db + 1;
+  impl.group_dbs.assign(groups * impl.group_stride, -1);
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::int32_t> lazy_index;
   auto newDb = [&](std::uint32_t slot) {
     impl.dbs.emplace_back();
@@ -1374,7 +1455,7 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
     return static_cast<std::int32_t>(impl.dbs.size() - 1);
   };
   auto dbIndex = [&](std::uint32_t group, std::uint32_t slot) {
-    std::int32_t& idx = impl.group_dbs[group][slot];
+    std::int32_t& idx = impl.group_dbs[group * impl.group_stride + slot];
     if (idx < 0) idx = newDb(slot);
     return static_cast<size_t>(idx);
   };
@@ -1494,6 +1575,7 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
     impl.ls_trigger_rules.insert(impl.ls_trigger_rules.end(), t.begin(), t.end());
     impl.ls_trigger_offsets.push_back(static_cast<std::uint32_t>(impl.ls_trigger_rules.size()));
   }
+  for (const auto& r : engine->rules_) impl.rule_eval.emplace_back(r.root, r.logsource);
   impl.trigger_offsets.push_back(0);
   for (const auto& t : triggers) {
     impl.trigger_rules.insert(impl.trigger_rules.end(), t.begin(), t.end());
@@ -1797,7 +1879,12 @@ class Evaluator {
         if (c.pcre) {
           return anyText(slot, [&](std::string_view t) { return c.pcre->partialMatch(t); });
         }
-        return anyText(slot, [&](std::string_view t) { return RE2::PartialMatch(t, *c.re); });
+        return anyText(slot, [&](std::string_view t) {
+          for (const char b : c.required) {
+            if (std::memchr(t.data(), b, t.size()) == nullptr) return false;
+          }
+          return RE2::PartialMatch(t, *c.re);
+        });
       case CheckKind::kCidr:
         return anyText(slot, [&](std::string_view t) { return inCidr(c.cidr, t); });
       case CheckKind::kNumber:
@@ -1916,7 +2003,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     }
   };
   auto scanSlot = [&](std::uint32_t group, std::uint32_t s) {
-    const std::int32_t di = impl.group_dbs[group][s];
+    const std::int32_t di = impl.group_dbs[group * impl.group_stride + s];
     if (di < 0) return;
     const auto& d = impl.dbs[static_cast<size_t>(di)];
     for (const auto& v : st.fields.values(s)) {
@@ -1986,7 +2073,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
       }
     }
     for (auto g : st.active) {
-      const std::int32_t di = impl.group_dbs[g][nfields];
+      const std::int32_t di = impl.group_dbs[g * impl.group_stride + nfields];
       if (di < 0) continue;
       const auto& d = impl.dbs[static_cast<size_t>(di)];
       for (auto t : st.nul_keywords) scan(d, t);
@@ -2013,13 +2100,13 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   std::sort(st.candidates.begin(), st.candidates.end());
 
   for (auto r : st.candidates) {
-    const auto& rule = engine_->rules_[r];
-    if (rule.logsource >= 0) {
-      const auto ls = static_cast<size_t>(rule.logsource);
+    const auto [root, logsource] = impl.rule_eval[r];
+    if (logsource >= 0) {
+      const auto ls = static_cast<size_t>(logsource);
       if (st.ls_stamp[ls] != st.epoch || !st.ls_value[ls]) continue;
     }
     ++stats_.rules_evaluated;
-    if (eval.node(rule.root)) matches.push_back(r);
+    if (eval.node(root)) matches.push_back(r);
   }
   return {};
 }

@@ -122,6 +122,38 @@ TEST(ModifierTest, RegexIsCaseSensitiveUnlessI) {
   EXPECT_TRUE(matches(i, R"({"CommandLine":"CMD.EXE /c whoami"})"));
 }
 
+TEST(ModifierTest, RegexPunctuationPrefilterNeverHidesAMatch) {
+  // Regexes skip values that lack a punctuation byte every match contains; optional,
+  // repeated, grouped, class and alternative parts must not be taken as required.
+  struct Case {
+    const char* re;
+    const char* text;
+    bool match;
+  };
+  const Case cases[] = {
+      {R"(-k\s\w{1,64}(?:\s?(?:-p|-s))?)", "svchost.exe -k netsvcs", true},
+      {R"(-k\s\w{1,64})", "svchost.exe k netsvcs", false},
+      {R"(\w+`(?:\w+|-|.)`[\w+|\s])", "i`e`x x", true},
+      {R"(\w+`(?:\w+|-|.)`[\w+|\s])", "iex x", false},
+      {R"(a_?b)", "ab", true},
+      {R"(a-*b)", "ab", true},
+      {R"(a-{0,3}b)", "ab", true},
+      {R"(a[-,]b)", "a,b", true},
+      {R"(x(?:-|/)y)", "x/y", true},
+      {R"(a|-b)", "a", true},
+      {R"(\\+q)", "\\\\q", true},
+      {R"(\.exe\(\))", "x.exe()", true},
+      {R"(\.exe\(\))", "x.exe)", false},
+      {R"(c{2}:)", "cc:", true},
+      {R"([[:punct:]]z)", "!z", true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.re) + " on " + c.text);
+    auto e = one(std::string("    Text|re: '") + c.re + "'\n");
+    EXPECT_EQ(matches(e, std::string(R"({"Text":")") + c.text + "\"}"), c.match);
+  }
+}
+
 TEST(ModifierTest, RegexFlagsMultilineAndDotAll) {
   auto m = one("    Text|re|m: '^second$'\n");
   EXPECT_TRUE(matches(m, R"({"Text":"first\nsecond\nthird"})"));
