@@ -7,7 +7,14 @@
 // The sink writes the burst as fast as it can in batches of B (as the threat sink does); the
 // dispatcher runs on its own threads (as in `threatdesk serve`), polling the outbox every 20 ms.
 // With --rate T the sink writes T threats per second instead of as fast as it can.
+#include <fcntl.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +22,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -29,8 +38,110 @@
 using namespace td;
 using Clock = std::chrono::steady_clock;
 
+// The "fast local receiver": one thread, epoll, keep-alive, answers every complete request with
+// 200 at once and notes its arrival (what a receiver that queues the work does). cpp-httplib
+// (--receiver httplib) runs a thread per connection and costs the shared cores several times more.
+class EpollReceiver {
+ public:
+  using OnRequest = std::function<void(std::string_view body)>;
+  explicit EpollReceiver(OnRequest on) : on_(std::move(on)) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_, 1024);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ep_ = ::epoll_create1(0);
+    add(listen_);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~EpollReceiver() {
+    stop_ = true;
+    thread_.join();
+    for (auto& [fd, buf] : conns_) ::close(fd);
+    ::close(ep_);
+    ::close(listen_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void add(int fd) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = fd;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &e);
+  }
+  void run() {
+    std::vector<epoll_event> events(256);
+    char chunk[65536];
+    while (!stop_) {
+      const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), 50);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == listen_) {
+          while (true) {
+            const int c = ::accept4(listen_, nullptr, nullptr, SOCK_NONBLOCK);
+            if (c < 0) break;
+            int one = 1;
+            ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            conns_[c];
+            add(c);
+          }
+          continue;
+        }
+        auto& buf = conns_[fd];
+        bool closed = false;
+        while (true) {
+          const ssize_t r = ::read(fd, chunk, sizeof chunk);
+          if (r > 0) {
+            buf.append(chunk, static_cast<size_t>(r));
+            continue;
+          }
+          closed = r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+          break;
+        }
+        std::string out;
+        size_t at = 0;
+        while (true) {  // every complete request in the buffer
+          const size_t end = buf.find("\r\n\r\n", at);
+          if (end == std::string::npos) break;
+          size_t length = 0;
+          for (size_t p = at; p < end;) {
+            const size_t eol = buf.find("\r\n", p);
+            if (eol - p > 15 && strncasecmp(buf.data() + p, "content-length:", 15) == 0)
+              length = std::strtoul(buf.data() + p + 15, nullptr, 10);
+            p = eol + 2;
+          }
+          if (buf.size() < end + 4 + length) break;
+          on_(std::string_view(buf).substr(end + 4, length));
+          out += "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+          at = end + 4 + length;
+        }
+        buf.erase(0, at);
+        if (!out.empty() && ::write(fd, out.data(), out.size()) < 0) closed = true;
+        if (closed) {
+          ::close(fd);
+          conns_.erase(fd);
+        }
+      }
+    }
+  }
+  OnRequest on_;
+  int listen_ = -1, ep_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::unordered_map<int, std::string> conns_;
+  std::thread thread_;
+};
+
 int main(int argc, char** argv) {
   int threats = 10000, batch = 100, workers = 4, responses = 3, rate = 0;
+  int delivery_batch = 0, connections = 0, receiver_threads = 32;
+  bool httplib_receiver = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int v = std::atoi(argv[i + 1]);
@@ -44,6 +155,14 @@ int main(int argc, char** argv) {
       responses = v;
     else if (k == "--rate")
       rate = v;
+    else if (k == "--delivery-batch")
+      delivery_batch = v;
+    else if (k == "--connections")
+      connections = v;
+    else if (k == "--receiver-threads")
+      receiver_threads = v;
+    else if (k == "--receiver")
+      httplib_receiver = std::string(argv[i + 1]) == "httplib";
   }
   const auto dir =
       std::filesystem::temp_directory_path() / ("td-respond-bench-" + std::to_string(::getpid()));
@@ -59,21 +178,36 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::vector<std::pair<std::int64_t, Clock::time_point>> arrivals;
   arrivals.reserve(static_cast<size_t>(threats) * responses);
-  httplib::Server receiver;
-  receiver.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+  auto note = [&](std::string_view body) {
     const auto at = Clock::now();
-    const auto id = nlohmann::json::parse(req.body)["id"].get<std::int64_t>();
-    {
-      std::lock_guard lock(mu);
-      arrivals.emplace_back(id, at);
-    }
-    res.set_content("ok", "text/plain");
-  });
-  receiver.new_task_queue = [] { return new httplib::ThreadPool(16); };
-  receiver.set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to each keep-alive answer
-  const int port = receiver.bind_to_any_port("127.0.0.1");
-  std::thread serving([&] { receiver.listen_after_bind(); });
-  while (!receiver.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const auto p = body.find("\"id\":");
+    const std::int64_t id = p == std::string_view::npos ? -1 : std::atoll(body.data() + p + 5);
+    std::lock_guard lock(mu);
+    arrivals.emplace_back(id, at);
+  };
+  httplib::Server receiver;
+  std::unique_ptr<EpollReceiver> fast;
+  std::thread serving;
+  int port = 0;
+  if (httplib_receiver) {
+    receiver.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+      note(req.body);
+      res.set_content("ok", "text/plain");
+    });
+    // A thread per keep-alive connection, so at least as many as the dispatcher opens; and many
+    // requests per connection (httplib closes after 5 by default; nginx allows 1,000).
+    receiver.new_task_queue = [&] {
+      return new httplib::ThreadPool(static_cast<size_t>(receiver_threads));
+    };
+    receiver.set_keep_alive_max_count(100000);
+    receiver.set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to each answer
+    port = receiver.bind_to_any_port("127.0.0.1");
+    serving = std::thread([&] { receiver.listen_after_bind(); });
+    while (!receiver.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  } else {
+    fast = std::make_unique<EpollReceiver>(note);
+    port = fast->port();
+  }
 
   for (int r = 0; r < responses; ++r) {
     nlohmann::json body = {
@@ -89,6 +223,8 @@ int main(int argc, char** argv) {
 
   respond::DispatcherOptions o;
   o.workers = workers;
+  if (delivery_batch > 0) o.delivery_batch = delivery_batch;
+  if (connections > 0) o.connections = connections;
   o.public_url = "http://127.0.0.1:8080";
   respond::Dispatcher dispatcher(*store, o);
   dispatcher.start();
@@ -132,8 +268,11 @@ int main(int argc, char** argv) {
   }
   const auto done = Clock::now();
   dispatcher.stop();
-  receiver.stop();
-  serving.join();
+  if (httplib_receiver) {
+    receiver.stop();
+    serving.join();
+  }
+  fast.reset();
 
   std::vector<double> lat;
   {
@@ -148,8 +287,12 @@ int main(int argc, char** argv) {
   };
   const double secs = std::chrono::duration<double>(done - start).count();
   const double write_secs = std::chrono::duration<double>(burst_written - start).count();
-  std::printf("threats %d, responses %d, batch %d, workers %d, rate %s\n", threats, responses,
-              batch, workers, rate > 0 ? std::to_string(rate).c_str() : "burst");
+  std::printf(
+      "threats %d, responses %d, batch %d, workers %d, delivery batch %d, connections %d, "
+      "receiver %s, rate %s\n",
+      threats, responses, batch, workers, o.delivery_batch, o.connections,
+      httplib_receiver ? "httplib" : "epoll",
+      rate > 0 ? std::to_string(rate).c_str() : "burst");
   std::printf("burst written in %.2f s (%.0f threats/s)\n", write_secs, threats / write_secs);
   std::printf("deliveries %zu of %zu in %.2f s: %.0f deliveries/s\n", lat.size(), expected, secs,
               lat.size() / secs);

@@ -113,10 +113,22 @@ Dispatcher::Dispatcher(store::Store& store, DispatcherOptions options)
   rng_.seed(options_.seed ? options_.seed : std::random_device{}());
 }
 
-Dispatcher::~Dispatcher() { stop(); }
+Dispatcher::~Dispatcher() {
+  stop();
+  releaseHandedOver();  // those a test's fanOutOnce() left behind
+}
 
 void Dispatcher::start() {
   if (running_.exchange(true)) return;
+  // A commit that wrote outbox rows wakes the fan-out at once (the poll stays as a fallback,
+  // e.g. for rows another process wrote).
+  store_.setOutboxListener([this] {
+    {
+      std::lock_guard lock(fan_mu_);
+      ++fan_seq_;
+    }
+    fan_wake_.notify_one();
+  });
   fanout_thread_ = std::thread([this] { fanOutLoop(); });
   for (int i = 0; i < std::max(1, options_.workers); ++i)
     workers_.emplace_back([this] { workerLoop(); });
@@ -124,11 +136,26 @@ void Dispatcher::start() {
 
 void Dispatcher::stop() {
   if (!running_.exchange(false)) return;
+  store_.setOutboxListener(nullptr);
   wakeWorkers();
+  fan_wake_.notify_all();
   if (fanout_thread_.joinable()) fanout_thread_.join();
   for (auto& w : workers_)
     if (w.joinable()) w.join();
   workers_.clear();
+  releaseHandedOver();
+}
+
+void Dispatcher::releaseHandedOver() {
+  // Handed over but not sent: free at once for the next start instead of after their lease.
+  std::vector<std::int64_t> ids;
+  {
+    std::lock_guard lock(queue_mu_);
+    for (const auto& h : queue_) ids.push_back(h.delivery.id);
+    queue_.clear();
+  }
+  if (auto s = store_.responses().releaseDeliveries(ids); !s)
+    spdlog::warn("respond: giving back {} deliveries failed: {}", ids.size(), s.error().message);
 }
 
 void Dispatcher::wakeWorkers() {
@@ -142,6 +169,11 @@ void Dispatcher::wakeWorkers() {
 void Dispatcher::fanOutLoop() {
   core::TimeMs last_digest = 0, last_prune = 0;
   while (running_) {
+    std::uint64_t seen;
+    {
+      std::lock_guard lock(fan_mu_);
+      seen = fan_seq_;  // a commit after this wakes the wait below
+    }
     int did = 0;
     auto n = fanOutOnce();
     if (!n)
@@ -167,10 +199,9 @@ void Dispatcher::fanOutLoop() {
         spdlog::info("respond: pruned {} delivered rows", *pruned);
     }
     if (did == 0) {
-      std::unique_lock lock(wake_mu_);
-      const auto seq = wake_seq_;
-      wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
-                     [&] { return !running_ || wake_seq_ != seq; });
+      std::unique_lock lock(fan_mu_);
+      fan_wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                         [&] { return !running_ || fan_seq_ != seen; });
     }
   }
 }
@@ -283,12 +314,14 @@ Result<std::vector<Dispatcher::Recipient>> Dispatcher::recipients(const EmailAct
 Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threat, const Json& ev,
                                       std::optional<std::int64_t> outbox,
                                       const std::string& key_suffix,
-                                      store::ResponseStore::Fanout& out) {
+                                      store::ResponseStore::Fanout& out, const Vars* threat_vars) {
   const core::TimeMs t = now();
   std::string project_name;
   auto org = orgOf(threat.project_id, &project_name);
   if (!org) return fail(org.error());
-  Vars vars = threatVars(threat, eventInfo(ev, *org, project_name), options_.public_url);
+  Vars vars = threat_vars
+                  ? *threat_vars
+                  : threatVars(threat, eventInfo(ev, *org, project_name), options_.public_url);
   vars.set("response", r.spec.name);
   // Stable for this event and response across tries and restarts; the response's creation time
   // keeps keys of a re-created database (ids start again at 1) apart at a receiver's dedupe.
@@ -378,9 +411,13 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
 
 Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& f) {
   auto& rs = store_.responses();
-  auto done = rs.fannedOut(event.id);
-  if (!done) return fail(done.error());
-  if (*done) return {};
+  // Claimed for the first time: nobody can have fanned it out before (a fan-out that crashed
+  // before its ack leaves the event to be claimed again, with attempts > 1).
+  if (event.attempts > 1) {
+    auto done = rs.fannedOut(event.id);
+    if (!done) return fail(done.error());
+    if (*done) return {};
+  }
   auto threat = store_.getThreat(event.threat_id);
   if (!threat) {
     if (threat.error().code == ErrorCode::kNotFound) return {};
@@ -394,13 +431,18 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
   const core::TimeMs t = now();
   f.outbox_id = event.id;
 
+  // The threat's variables, once for all the responses of this event.
+  std::optional<Vars> vars;
+  auto threatVarsOnce = [&]() -> const Vars& {
+    if (!vars) vars = threatVars(*threat, eventInfo(ev, *org, project_name), options_.public_url);
+    return *vars;
+  };
   for (const auto& r : responsesOf(*org)) {
     const auto& spec = r->spec;
     if (std::find(spec.events.begin(), spec.events.end(), kind) == spec.events.end()) continue;
     if (!matches(spec, *threat)) continue;
     if (spec.throttle) {
-      Vars vars = threatVars(*threat, eventInfo(ev, *org, project_name), options_.public_url);
-      const std::string key = spec.throttle->key.render(vars, Escape::kText);
+      const std::string key = spec.throttle->key.render(threatVarsOnce(), Escape::kText);
       auto admitted = rs.throttleAdmit(r->record.id, key, t, spec.throttle->window_ms, event.id);
       if (!admitted) return fail(admitted.error());
       if (!*admitted) {
@@ -408,7 +450,8 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
         continue;
       }
     }
-    if (auto s = responseDeliveries(*r, *threat, ev, event.id, "", f); !s) return s;
+    if (auto s = responseDeliveries(*r, *threat, ev, event.id, "", f, &threatVarsOnce()); !s)
+      return s;
   }
 
   // Subscribers of the threat's group: on assignment (a threat lands in the group) and on change.
@@ -526,9 +569,7 @@ Result<int> Dispatcher::fanOutOnce() {
   auto events = store_.claimOutbox(options_.outbox_batch, options_.outbox_lease_ms);
   if (!events) return fail(events.error());
   if (events->empty()) return 0;
-  std::vector<std::int64_t> done;
   std::vector<store::ResponseStore::Fanout> fanouts;
-  done.reserve(events->size());
   fanouts.reserve(events->size());
   for (const auto& e : *events) {
     store::ResponseStore::Fanout f;
@@ -537,13 +578,25 @@ Result<int> Dispatcher::fanOutOnce() {
       spdlog::warn("respond: outbox event {} not fanned out: {}", e.id, s.error().message);
       continue;
     }
-    done.push_back(e.id);
+    f.outbox_id = e.id;  // acknowledged with its deliveries, even when it owed none
     fanouts.push_back(std::move(f));
   }
-  // One transaction for the batch, then the acknowledgement: a crash between them re-claims
-  // the events later, and their deliveries' keys make the second insert a no-op.
-  if (auto s = store_.responses().insertFanouts(fanouts); !s) return fail(s.error());
-  if (auto s = store_.ackOutbox(done); !s) return fail(s.error());
+  // One transaction inserts the batch's deliveries and acknowledges its events: a crash before
+  // it re-claims the events later; their deliveries' keys make a second insert a no-op. The new
+  // deliveries due now come back claimed and go straight to the workers (no second claim).
+  int room = 0;
+  {
+    std::lock_guard lock(queue_mu_);
+    room = std::max(0, options_.hand_over - static_cast<int>(queue_.size()));
+  }
+  auto r = store_.responses().insertFanoutsAndAck(fanouts, now(), options_.delivery_lease_ms,
+                                                  room);
+  if (!r) return fail(r.error());
+  if (!r->claimed.empty()) {
+    const auto at = std::chrono::steady_clock::now();
+    std::lock_guard lock(queue_mu_);
+    for (auto& d : r->claimed) queue_.push_back({std::move(d), at});
+  }
   return static_cast<int>(events->size());
 }
 
@@ -586,22 +639,97 @@ Result<int> Dispatcher::digestOnce() {
 }
 
 Result<int> Dispatcher::deliverOnce(int limit) {
-  auto claimed = store_.responses().claimDeliveries(limit, now(), options_.delivery_lease_ms);
-  if (!claimed) return fail(claimed.error());
-  std::vector<store::ResponseStore::AttemptRecord> records;
+  // First what the fan-out handed over (claimed when inserted), else a claim of due deliveries.
+  std::optional<std::vector<Delivery>> claimed(std::in_place);
+  auto claimed_at = std::chrono::steady_clock::now();
+  const auto half_lease = std::chrono::milliseconds(options_.delivery_lease_ms / 2);
+  std::vector<std::int64_t> stale;
+  {
+    std::lock_guard lock(queue_mu_);
+    while (!queue_.empty() && static_cast<int>(claimed->size()) < limit) {
+      auto h = std::move(queue_.front());
+      queue_.pop_front();
+      // Waited half its lease already: given back below, for the next claim.
+      if (claimed_at - h.at > half_lease) {
+        stale.push_back(h.delivery.id);
+        continue;
+      }
+      if (claimed->empty()) claimed_at = h.at;
+      claimed->push_back(std::move(h.delivery));
+    }
+  }
+  if (!stale.empty())
+    if (auto s = store_.responses().releaseDeliveries(stale); !s)
+      spdlog::warn("respond: giving back {} deliveries failed: {}", stale.size(),
+                   s.error().message);
+  if (claimed->empty()) {
+    auto c = store_.responses().claimDeliveries(limit, now(), options_.delivery_lease_ms);
+    if (!c) return fail(c.error());
+    if (c->empty()) return 0;
+    claimed = std::move(*c);
+    claimed_at = std::chrono::steady_clock::now();
+  }
+  // A batch that has used half its lease gives the rest back rather than risk sending after the
+  // lease ran out, when another worker may have claimed and sent them too.
+  const auto give_back_at = claimed_at + half_lease;
   std::vector<std::int64_t> unsent;
-  records.reserve(claimed->size());
   bool follow_ups = false;
-  const auto claimed_at = std::chrono::steady_clock::now();
-  for (const auto& d : *claimed) {
-    // A batch that has used half its lease gives the rest back rather than risk sending after
-    // the lease ran out, when another worker may have claimed and sent them too.
-    if (std::chrono::steady_clock::now() - claimed_at >
-        std::chrono::milliseconds(options_.delivery_lease_ms / 2)) {
-      unsent.push_back(d.id);
+
+  // Webhooks go out together, over several keep-alive connections at once; the other kinds
+  // (e-mail, notes, notifications ...) one after another below.
+  std::vector<const Delivery*> hooks, others;
+  for (const auto& d : *claimed) (d.kind == "webhook" ? hooks : others).push_back(&d);
+  std::vector<store::ResponseStore::AttemptRecord> records;
+  records.reserve(claimed->size());
+  if (!hooks.empty()) {
+    std::vector<HttpRequest> requests;
+    std::vector<std::optional<Outcome>> outcomes(hooks.size());
+    requests.reserve(hooks.size());
+    std::vector<size_t> sent;  // index into hooks of each request
+    for (size_t i = 0; i < hooks.size(); ++i) {
+      const Json p = Json::parse(hooks[i]->payload_json, nullptr, false);
+      if (!p.is_object()) {
+        Outcome o;
+        o.attempt.at = now();
+        o.verdict = Verdict::kFailed;
+        o.attempt.error = "the delivery's payload is not readable";
+        outcomes[i] = std::move(o);
+        continue;
+      }
+      requests.push_back(webhookRequest(*hooks[i], p));
+      sent.push_back(i);
+    }
+    const core::TimeMs at = now();
+    HttpBatchOptions batch;
+    // Each worker its share, so that receivers see at most `connections` at once.
+    batch.max_connections = std::max(1, options_.connections / std::max(1, options_.workers));
+    batch.start_by = give_back_at;
+    const auto results = sendHttpMany(requests, batch);
+    for (size_t k = 0; k < results.size(); ++k) {
+      if (!results[k].started) {
+        unsent.push_back(hooks[sent[k]]->id);
+        continue;
+      }
+      outcomes[sent[k]] = webhookOutcome(requests[k], results[k], at);
+    }
+    for (size_t i = 0; i < hooks.size(); ++i) {
+      if (!outcomes[i]) continue;
+      records.push_back(finish(*hooks[i], std::move(*outcomes[i])));
+      follow_ups = follow_ups || !records.back().follow_ups.empty();
+    }
+    // Recorded before the slower kinds are sent: the sooner a receiver's answer is durable, the
+    // less a crash sends again.
+    if (!others.empty()) {
+      if (auto s = store_.responses().recordAttempts(records); !s) return fail(s.error());
+      records.clear();
+    }
+  }
+  for (const Delivery* d : others) {
+    if (std::chrono::steady_clock::now() > give_back_at) {
+      unsent.push_back(d->id);
       continue;
     }
-    records.push_back(finish(d, send(d)));
+    records.push_back(finish(*d, send(*d)));
     follow_ups = follow_ups || !records.back().follow_ups.empty();
   }
   if (auto s = store_.responses().releaseDeliveries(unsent); !s)
@@ -713,9 +841,7 @@ Dispatcher::Outcome Dispatcher::send(const Delivery& d) {
   return o;
 }
 
-Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
-  Outcome o;
-  o.attempt.at = now();
+HttpRequest Dispatcher::webhookRequest(const Delivery& d, const Json& p) {
   HttpRequest req;
   req.method = p.value("method", "POST");
   req.url = p.value("url", "");
@@ -733,7 +859,13 @@ Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
       secret = r->spec.webhook->secret;
   if (!secret.empty())
     req.headers.emplace_back("X-ThreatDesk-Signature", "sha256=" + hmacSha256Hex(secret, req.body));
-  const HttpResult res = sendHttp(req);
+  return req;
+}
+
+Dispatcher::Outcome Dispatcher::webhookOutcome(const HttpRequest& req, const HttpResult& res,
+                                               core::TimeMs at) {
+  Outcome o;
+  o.attempt.at = at;
   o.attempt.duration_ms = res.duration_ms;
   o.attempt.status = res.status;
   o.attempt.error = res.error;
@@ -748,6 +880,12 @@ Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
     o.verdict = Verdict::kFailed;  // 4xx: the request itself is wrong; trying again will not help
   }
   return o;
+}
+
+Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
+  const core::TimeMs at = now();
+  const HttpRequest req = webhookRequest(d, p);
+  return webhookOutcome(req, sendHttp(req), at);
 }
 
 Dispatcher::Outcome Dispatcher::sendMail(const Delivery& d, EmailMessage m) {

@@ -19,7 +19,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,12 +49,16 @@ core::TimeMs quietUntil(core::TimeMs now, const TimeZone& zone, const QuietHours
 struct DispatcherOptions {
   std::optional<SmtpConfig> smtp;  // none: e-mail deliveries fail with a message saying so
   std::string public_url;          // base of {{link}}
-  int workers = 4;
+  int workers = 2;  // each sends a batch's webhooks concurrently (connections / workers at once)
   core::TimeMs poll_ms = 20;
   core::TimeMs outbox_lease_ms = 60 * core::kSecondMs;
   core::TimeMs delivery_lease_ms = 2 * core::kMinuteMs;  // longer than any send may take
   int outbox_batch = 256;
-  int delivery_batch = 8;
+  int delivery_batch = 256;  // claimed, sent and recorded together (one claim, one transaction)
+  int connections = 16;  // webhook requests in flight at once, shared by the workers (keep-alive)
+  // New deliveries the fan-out claims as it inserts them and hands to the workers in memory (no
+  // second claim); beyond this many waiting, the workers claim them from the table.
+  int hand_over = 4096;
   core::TimeMs digest_every_ms = core::kSecondMs;
   core::TimeMs outbox_retention_ms = 7 * core::kDayMs;
   core::TimeMs delivery_retention_ms = 30 * core::kDayMs;
@@ -119,9 +125,12 @@ class Dispatcher {
   // The deliveries (or digest items) one response owes for one threat and event.
   core::Status responseDeliveries(const Loaded& response, const core::Threat& threat,
                                   const nlohmann::json& event, std::optional<std::int64_t> outbox,
-                                  const std::string& key_suffix, store::ResponseStore::Fanout& out);
+                                  const std::string& key_suffix, store::ResponseStore::Fanout& out,
+                                  const Vars* threat_vars = nullptr);
   Outcome send(const store::Delivery& d);
   Outcome sendWebhook(const store::Delivery& d, const nlohmann::json& p);
+  HttpRequest webhookRequest(const store::Delivery& d, const nlohmann::json& p);
+  Outcome webhookOutcome(const HttpRequest& req, const HttpResult& res, core::TimeMs at);
   Outcome sendMail(const store::Delivery& d, EmailMessage message);
   Outcome sendDigest(const store::Delivery& d, const nlohmann::json& p);
   Outcome sendEscalation(const store::Delivery& d, const nlohmann::json& p);
@@ -134,6 +143,7 @@ class Dispatcher {
   void fanOutLoop();
   void workerLoop();
   void wakeWorkers();
+  void releaseHandedOver();
 
   store::Store& store_;
   DispatcherOptions options_;
@@ -147,6 +157,18 @@ class Dispatcher {
 
   std::mutex rng_mu_;
   std::mt19937_64 rng_;  // rng_mu_
+
+  // Deliveries the fan-out inserted claimed, for the workers; `at` starts their lease.
+  struct HandedOver {
+    store::Delivery delivery;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex queue_mu_;
+  std::deque<HandedOver> queue_;  // queue_mu_
+
+  std::mutex fan_mu_;  // the fan-out's wake-up: outbox commits (Store::setOutboxListener)
+  std::condition_variable fan_wake_;
+  std::uint64_t fan_seq_ = 0;  // fan_mu_
 
   std::mutex wake_mu_;
   std::condition_variable wake_;

@@ -87,12 +87,17 @@ std::string percentDecode(std::string_view s) {
   return out;
 }
 
-}  // namespace
-
-HttpResult sendHttp(const HttpRequest& r) {
+// What one transfer needs to outlive it: curl writes into these while it runs.
+struct Transfer {
   HttpResult result;
-  const auto started = std::chrono::steady_clock::now();
-  CURL* h = threadHandle();
+  HeaderState hs;
+  curl_slist* headers = nullptr;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  std::chrono::steady_clock::time_point started;
+};
+
+void setUp(CURL* h, const HttpRequest& r, Transfer& t) {
+  t.started = std::chrono::steady_clock::now();
   curl_easy_setopt(h, CURLOPT_URL, r.url.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -107,19 +112,20 @@ HttpResult sendHttp(const HttpRequest& r) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, r.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
   }
-  curl_slist* headers = nullptr;
-  for (const auto& [k, v] : r.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  for (const auto& [k, v] : r.headers)
+    t.headers = curl_slist_append(t.headers, (k + ": " + v).c_str());
+  t.headers = curl_slist_append(t.headers, "Expect:");  // no 100-continue round trip
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "ThreatDesk/0.1 (+webhook)");
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &result.body);
-  HeaderState hs;
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t.result.body);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, onHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &hs);
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  const CURLcode rc = curl_easy_perform(h);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t.hs);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.errbuf);
+}
+
+void finish(CURL* h, CURLcode rc, Transfer& t) {
+  auto& result = t.result;
   if (rc == CURLE_OK) {
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -127,19 +133,117 @@ HttpResult sendHttp(const HttpRequest& r) {
     if (code >= 400) result.error = "HTTP " + std::to_string(code);
   } else {
     result.error =
-        std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
+        std::string(curl_easy_strerror(rc)) + (t.errbuf[0] ? std::string(": ") + t.errbuf : "");
   }
-  result.retry_after_ms = hs.retry_after_ms;
+  result.retry_after_ms = t.hs.retry_after_ms;
   // The handle outlives this call (it keeps the connection): let it point at nothing of ours.
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, nullptr);
-  curl_slist_free_all(headers);
+  curl_slist_free_all(t.headers);
+  t.headers = nullptr;
   result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - started)
+                           std::chrono::steady_clock::now() - t.started)
                            .count();
-  return result;
+}
+
+// One multi handle per thread: it holds the connection cache, so the next batch of a sender
+// reuses the keep-alive connections of the last; the easy handles are kept for reuse too.
+struct MultiHolder {
+  CURLM* m = nullptr;
+  std::vector<CURL*> idle;
+  int limit = 0;
+  MultiHolder() {
+    globalInit();
+    m = curl_multi_init();
+    // One request at a time per connection: no HTTP/1.1 pipelining (receivers handle it badly).
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_NOTHING));
+  }
+  ~MultiHolder() {
+    for (CURL* e : idle) curl_easy_cleanup(e);
+    curl_multi_cleanup(m);
+  }
+  void configure(int connections) {
+    if (connections == limit) return;
+    limit = connections;
+    // No per-host cap in curl: sendHttpMany keeps at most `connections` transfers running, and a
+    // capped curl parks a new transfer until its poll times out when the freed connection is not
+    // yet back in the cache. The cache keeps them all alive for the next batch.
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(std::max(connections * 2, 16)));
+  }
+  CURL* take() {
+    if (idle.empty()) return curl_easy_init();
+    CURL* h = idle.back();
+    idle.pop_back();
+    curl_easy_reset(h);
+    return h;
+  }
+};
+
+}  // namespace
+
+HttpResult sendHttp(const HttpRequest& r) {
+  CURL* h = threadHandle();
+  Transfer t;
+  setUp(h, r, t);
+  finish(h, curl_easy_perform(h), t);
+  return std::move(t.result);
+}
+
+std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
+                                     const HttpBatchOptions& options) {
+  thread_local MultiHolder multi;
+  const int connections = std::max(1, options.max_connections);
+  multi.configure(connections);
+  std::vector<Transfer> ts(requests.size());
+  size_t next = 0;
+  int active = 0;
+  auto startMore = [&] {
+    while (active < connections && next < requests.size()) {
+      if (options.start_by && std::chrono::steady_clock::now() > *options.start_by) {
+        for (; next < requests.size(); ++next) {
+          ts[next].result.started = false;
+          ts[next].result.error = "not sent: the batch ran out of time";
+        }
+        return;
+      }
+      CURL* h = multi.take();
+      setUp(h, requests[next], ts[next]);
+      curl_easy_setopt(h, CURLOPT_PRIVATE, reinterpret_cast<void*>(next));
+      if (const CURLMcode mc = curl_multi_add_handle(multi.m, h); mc != CURLM_OK) {
+        finish(h, CURLE_FAILED_INIT, ts[next]);
+        ts[next].result.error = std::string("curl: ") + curl_multi_strerror(mc);
+        multi.idle.push_back(h);
+      } else {
+        ++active;
+      }
+      ++next;
+    }
+  };
+  startMore();
+  while (active > 0) {
+    int running = 0;
+    curl_multi_perform(multi.m, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi.m, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* h = msg->easy_handle;
+      const CURLcode rc = msg->data.result;
+      void* priv = nullptr;
+      curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+      curl_multi_remove_handle(multi.m, h);
+      finish(h, rc, ts[reinterpret_cast<size_t>(priv)]);
+      multi.idle.push_back(h);
+      --active;
+    }
+    startMore();
+    if (active > 0) curl_multi_poll(multi.m, nullptr, 0, 20, nullptr);
+  }
+  std::vector<HttpResult> out;
+  out.reserve(ts.size());
+  for (auto& t : ts) out.push_back(std::move(t.result));
+  return out;
 }
 
 std::string hmacSha256Hex(const std::string& key, const std::string& data) {

@@ -4,6 +4,7 @@
 // Thread safety: every function may be called from any thread (one curl handle per call's thread).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,9 +30,22 @@ struct HttpResult {
   std::string error;                           // what went wrong, for people
   std::optional<core::TimeMs> retry_after_ms;  // from a Retry-After header
   core::TimeMs duration_ms = 0;
+  bool started = true;  // false: sendHttpMany never began it (its start_by had passed)
 };
 
 HttpResult sendHttp(const HttpRequest& request);
+
+struct HttpBatchOptions {
+  int max_connections = 16;  // requests in flight at once (keep-alive connections per host)
+  // A request not begun by then is not sent at all (started = false).
+  std::optional<std::chrono::steady_clock::time_point> start_by;
+};
+
+// Sends the requests concurrently (libcurl multi: up to max_connections at once, each on its own
+// keep-alive connection, no pipelining); the results in the order of the requests. The
+// connections stay open for the calling thread's next batch.
+std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
+                                     const HttpBatchOptions& options = {});
 
 // Lower-case hex of HMAC-SHA256(key, data).
 std::string hmacSha256Hex(const std::string& key, const std::string& data);

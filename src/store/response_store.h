@@ -156,6 +156,16 @@ class ResponseStore {
   virtual Result<int> insertFanout(const Fanout& fanout) { return insertFanouts({fanout}); }
   // Several events' fan-outs in one transaction (the dispatcher's batch).
   virtual Result<int> insertFanouts(const std::vector<Fanout>& fanouts) = 0;
+  // The dispatcher's batch in one transaction that also acknowledges the fan-outs' outbox events
+  // (so an event is either fanned out and acknowledged, or neither), and claims up to
+  // `claim_limit` of the new deliveries due at `now` for `lease_ms` (attempts 1, as
+  // claimDeliveries would) so the caller can send them at once without claiming them again.
+  struct FanoutResult {
+    int inserted = 0;
+    std::vector<Delivery> claimed;  // with their ids
+  };
+  virtual Result<FanoutResult> insertFanoutsAndAck(const std::vector<Fanout>& fanouts, TimeMs now,
+                                                   TimeMs lease_ms, int claim_limit) = 0;
   // Whether an outbox event was fanned out already (its deliveries exist): lets a reclaimed
   // event skip the throttle, which it passed or was held back by the first time.
   virtual Result<bool> fannedOut(std::int64_t outbox_id) = 0;

@@ -152,6 +152,11 @@ class Store {
   virtual ResponseStore& responses() = 0;
   virtual VulnStore& vuln() = 0;  // vuln: assets, SBOMs, advisories, findings
   virtual ReportStore& reports() = 0;  // report: definitions, schedules, runs, aggregates
+
+  // An in-process hint, called on the committing thread right after a transaction that wrote
+  // outbox rows commits: the dispatcher wakes at once instead of at its next poll (the outbox
+  // stays the durable record). Keep it cheap and never call the store from it. Empty: none.
+  virtual void setOutboxListener(std::function<void()> listener) { (void)listener; }
 };
 
 // Opens a store from a URL: "sqlite:PATH" (created and migrated when missing). PostgreSQL

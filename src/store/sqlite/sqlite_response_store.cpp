@@ -188,56 +188,120 @@ Status SqliteResponseStore::deleteResponse(std::int64_t id) {
 
 // --- deliveries --------------------------------------------------------------------------------
 
+namespace {
+// The rows of a batch of fan-outs, inside the caller's transaction. With `claimed`, up to
+// `claim_limit` new deliveries due at `now` are inserted claimed for `lease_ms` and returned.
+Status insertFanoutRows(Connection& c, const std::vector<ResponseStore::Fanout>& fanouts,
+                        TimeMs now, TimeMs lease_ms, int claim_limit, int* inserted,
+                        std::vector<Delivery>* claimed) {
+  TD_TRY(claim,
+         c.prepare("INSERT INTO deliveries (org_id, response_id, outbox_id, threat_id, kind, "
+                   "recipient, idempotency_key, status, payload, attempts, max_attempts, next_at, "
+                   "created_at, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?) "
+                   "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"));
+  for (const auto& fanout : fanouts) {
+    for (const auto& d : fanout.deliveries) {
+      if (claimed && d.next_at <= now && static_cast<int>(claimed->size()) < claim_limit) {
+        // Inserted claimed, as claimDeliveries would leave it; a key seen before inserts
+        // nothing and hands nothing over (that delivery is claimed the usual way).
+        claim->reset();
+        claim->bind(1, d.org_id).bind(2, d.response_id).bind(3, d.outbox_id);
+        claim->bind(4, d.threat_id).bind(5, d.kind).bind(6, d.recipient);
+        claim->bind(7, d.idempotency_key).bind(8, d.payload_json);
+        claim->bind(9, std::max(1, d.max_attempts)).bind(10, d.next_at);
+        claim->bind(11, d.created_at).bind(12, now + lease_ms);
+        TD_TRY(row, claim->step());
+        if (row) {
+          Delivery x = d;
+          x.id = claim->i64(0);
+          x.attempts = 1;
+          x.max_attempts = std::max(1, d.max_attempts);
+          x.status = DeliveryStatus::kPending;
+          claimed->push_back(std::move(x));
+          ++*inserted;
+        }
+        claim->reset();
+        continue;
+      }
+      TD_CHECK(insertDelivery(c, d, inserted));
+    }
+    if (!fanout.digest_items.empty()) {
+      TD_TRY(st, c.prepare("INSERT INTO digest_items (response_id, recipient, threat_id, "
+                           "outbox_id, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
+      for (const auto& i : fanout.digest_items) {
+        st->reset();
+        st->bind(1, i.response_id).bind(2, i.recipient).bind(3, i.threat_id);
+        st->bind(4, fanout.outbox_id.value_or(0)).bind(5, i.added_at);
+        TD_CHECK(st->run());
+      }
+    }
+    if (!fanout.throttled.empty()) {
+      TD_TRY(held, c.prepare("UPDATE response_throttle SET held = held + 1 WHERE response_id = ? "
+                             "AND key = ?"));
+      TD_TRY(total, c.prepare("UPDATE responses SET held_back = held_back + 1 WHERE id = ?"));
+      for (const auto& [response, key] : fanout.throttled) {
+        held->reset();
+        held->bind(1, response).bind(2, key);
+        TD_CHECK(held->run());
+        total->reset();
+        total->bind(1, response);
+        TD_CHECK(total->run());
+      }
+    }
+    if (fanout.outbox_id) {
+      // A marker row so that a reclaimed event is known as fanned out even when it owed nothing.
+      Delivery marker;
+      marker.kind = "fanout";
+      marker.recipient = "";
+      marker.outbox_id = fanout.outbox_id;
+      marker.idempotency_key = "fanout-" + std::to_string(*fanout.outbox_id);
+      marker.next_at = 0;
+      TD_TRY(st, c.prepare("INSERT INTO deliveries (org_id, outbox_id, kind, recipient, "
+                           "idempotency_key, status, payload, next_at, created_at, finished_at) "
+                           "VALUES (0, ?, 'fanout', '', ?, 3, '{}', 0, ?, ?) "
+                           "ON CONFLICT (idempotency_key) DO NOTHING"));
+      const TimeMs at = core::nowMs();
+      st->bind(1, *fanout.outbox_id).bind(2, marker.idempotency_key).bind(3, at).bind(4, at);
+      TD_CHECK(st->run());
+    }
+  }
+  return {};
+}
+}  // namespace
+
 Result<int> SqliteResponseStore::insertFanouts(const std::vector<Fanout>& fanouts) {
   int inserted = 0;
   TD_CHECK(store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
     TD_CHECK(tx.begin());
-    for (const auto& fanout : fanouts) {
-      for (const auto& d : fanout.deliveries) TD_CHECK(insertDelivery(c, d, &inserted));
-      if (!fanout.digest_items.empty()) {
-        TD_TRY(st, c.prepare("INSERT INTO digest_items (response_id, recipient, threat_id, "
-                             "outbox_id, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-        for (const auto& i : fanout.digest_items) {
-          st->reset();
-          st->bind(1, i.response_id).bind(2, i.recipient).bind(3, i.threat_id);
-          st->bind(4, fanout.outbox_id.value_or(0)).bind(5, i.added_at);
-          TD_CHECK(st->run());
-        }
-      }
-      if (!fanout.throttled.empty()) {
-        TD_TRY(held, c.prepare("UPDATE response_throttle SET held = held + 1 WHERE response_id = ? "
-                               "AND key = ?"));
-        TD_TRY(total, c.prepare("UPDATE responses SET held_back = held_back + 1 WHERE id = ?"));
-        for (const auto& [response, key] : fanout.throttled) {
-          held->reset();
-          held->bind(1, response).bind(2, key);
-          TD_CHECK(held->run());
-          total->reset();
-          total->bind(1, response);
-          TD_CHECK(total->run());
-        }
-      }
-      if (fanout.outbox_id) {
-        // A marker row so that a reclaimed event is known as fanned out even when it owed nothing.
-        Delivery marker;
-        marker.kind = "fanout";
-        marker.recipient = "";
-        marker.outbox_id = fanout.outbox_id;
-        marker.idempotency_key = "fanout-" + std::to_string(*fanout.outbox_id);
-        marker.next_at = 0;
-        TD_TRY(st, c.prepare("INSERT INTO deliveries (org_id, outbox_id, kind, recipient, "
-                             "idempotency_key, status, payload, next_at, created_at, finished_at) "
-                             "VALUES (0, ?, 'fanout', '', ?, 3, '{}', 0, ?, ?) "
-                             "ON CONFLICT (idempotency_key) DO NOTHING"));
-        const TimeMs now = core::nowMs();
-        st->bind(1, *fanout.outbox_id).bind(2, marker.idempotency_key).bind(3, now).bind(4, now);
-        TD_CHECK(st->run());
-      }
-    }
+    TD_CHECK(insertFanoutRows(c, fanouts, 0, 0, 0, &inserted, nullptr));
     return tx.commit();
   }));
   return inserted;
+}
+
+Result<ResponseStore::FanoutResult> SqliteResponseStore::insertFanoutsAndAck(
+    const std::vector<Fanout>& fanouts, TimeMs now, TimeMs lease_ms, int claim_limit) {
+  FanoutResult out;
+  TD_CHECK(store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TD_CHECK(tx.begin());
+    std::vector<Delivery> claimed;
+    TD_CHECK(insertFanoutRows(c, fanouts, now, lease_ms, claim_limit, &out.inserted, &claimed));
+    TD_TRY(ack, c.prepare("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS "
+                          "NULL"));
+    const TimeMs at = core::nowMs();
+    for (const auto& f : fanouts) {
+      if (!f.outbox_id) continue;
+      ack->reset();
+      ack->bind(1, at).bind(2, *f.outbox_id);
+      TD_CHECK(ack->run());
+    }
+    TD_CHECK(tx.commit());
+    out.claimed = std::move(claimed);
+    return {};
+  }));
+  return out;
 }
 
 Result<bool> SqliteResponseStore::fannedOut(std::int64_t outbox_id) {

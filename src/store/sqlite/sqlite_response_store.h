@@ -20,6 +20,8 @@ class SqliteResponseStore final : public ResponseStore {
   Status deleteResponse(std::int64_t id) override;
 
   Result<int> insertFanouts(const std::vector<Fanout>& fanouts) override;
+  Result<FanoutResult> insertFanoutsAndAck(const std::vector<Fanout>& fanouts, TimeMs now,
+                                           TimeMs lease_ms, int claim_limit) override;
   Result<bool> fannedOut(std::int64_t outbox_id) override;
   Result<bool> throttleAdmit(std::int64_t response_id, const std::string& key, TimeMs now,
                              TimeMs window_ms, std::optional<std::int64_t> outbox_id) override;

@@ -1071,6 +1071,7 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
     }
   }
   TD_CHECK(tx.commit());
+  notifyOutbox();
 
   for (size_t f = 0; f < folds.size(); ++f) {
     const auto& w = written[f];
@@ -1280,6 +1281,7 @@ Result<core::Threat> SqliteStore::changeThreat(ThreatId id, const ThreatChange& 
     TD_CHECK(entry("note", "", *change.note));
   }
   TD_CHECK(tx.commit());
+  notifyOutbox();
   index_.put(indexRowOf(after));
   return after;
 }
@@ -1317,6 +1319,7 @@ Result<Note> SqliteStore::addNote(ThreatId id, const std::string& text, const Ac
       .bind(3, id);
   TD_CHECK(ob->run());
   TD_CHECK(tx.commit());
+  notifyOutbox();
   return Note{note_id, id, now, actor.name, text};
 }
 
@@ -1602,6 +1605,16 @@ SqliteStore::countsByStateAndSeverity() {
 
 // --- outbox
 // ---------------------------------------------------------------------------------------
+
+void SqliteStore::setOutboxListener(std::function<void()> listener) {
+  std::lock_guard lock(listener_mu_);
+  outbox_listener_ = std::move(listener);
+}
+
+void SqliteStore::notifyOutbox() {
+  std::lock_guard lock(listener_mu_);
+  if (outbox_listener_) outbox_listener_();
+}
 
 Result<std::vector<OutboxEvent>> SqliteStore::claimOutbox(int limit, TimeMs lease_ms) {
   if (limit < 1) return std::vector<OutboxEvent>{};

@@ -97,6 +97,7 @@ class SqliteStore final : public Store {
   Status scanIndex(const ThreatFilter& filter, const std::function<void(const IndexRow&)>& row);
 
   ReportStore& reports() override { return reports_; }
+  void setOutboxListener(std::function<void()> listener) override;
 
   RuleStore& rules() override { return rules_; }
 
@@ -149,6 +150,9 @@ class SqliteStore final : public Store {
 
   std::string path_;
   std::mutex write_mu_;
+  std::mutex listener_mu_;
+  std::function<void()> outbox_listener_;  // listener_mu_
+  void notifyOutbox();
   std::unique_ptr<Connection> writer_;                       // guarded by write_mu_
   std::unordered_map<ProjectId, ProjectInfo> project_info_;  // guarded by write_mu_
   std::int64_t data_version_ = 0;                            // guarded by write_mu_
