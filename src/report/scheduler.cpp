@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
@@ -178,12 +179,26 @@ core::Result<RenderedReport> renderForDelivery(store::Store& store,
 }
 
 ReportMail composeReportMail(const RenderedReport& r, store::ReportId report_id,
-                             const std::string& public_url) {
+                             const std::string& project, const std::string& public_url) {
   std::string link;
   if (!public_url.empty()) {
     link = public_url;
     while (!link.empty() && link.back() == '/') link.pop_back();
     link += "/reports/" + std::to_string(report_id);
+    if (!project.empty()) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      link += "?project=";
+      for (char c : project) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+          link += c;
+        } else {
+          link += '%';
+          link += kHex[u >> 4];
+          link += kHex[u & 15];
+        }
+      }
+    }
   }
   ReportMail m;
   m.subject = "[ThreatDesk] " + r.title + " (" + r.period + ")";
@@ -322,7 +337,7 @@ core::Status ReportScheduler::queueMail(const store::ReportSchedule& s,
                   "addresses");
   auto project = store_.getProject(report.project_id);
   if (!project) return failed(project.error().message);
-  const ReportMail mail = composeReportMail(rendered, report.id, options_.public_url);
+  const ReportMail mail = composeReportMail(rendered, report.id, project->name, options_.public_url);
   // One key per slot and recipient, the same when the run is redone after a crash; the
   // schedule's creation time keeps keys of a re-created database apart at a receiver.
   const std::string key_base = "td-report-s" + std::to_string(s.id) + "." +

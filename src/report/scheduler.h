@@ -46,8 +46,9 @@ struct ReportMail {
   std::string text;
   std::string html;
 };
+// The link is `<public_url>/reports/<id>?project=<project>`, the UI's page of the report.
 ReportMail composeReportMail(const RenderedReport& report, store::ReportId report_id,
-                             const std::string& public_url);
+                             const std::string& project, const std::string& public_url);
 
 // A synchronous way out for a rendered report, used instead of the store's deliveries when given
 // (tests, embedders). `serve` passes none and sets SchedulerOptions::mail. `key` is the same for

@@ -61,17 +61,21 @@ TEST(ReportMailTextTest, SummaryHasTheFiguresTheLinkAndEscapedHtml) {
   r.period = "2026-11-16 00:00 - 2026-11-23 00:00 (Europe/Berlin)";
   r.file_name = "weekly-2026-11-23.pdf";
   r.figures = {{"Open threats", "3 (+1 vs previous)"}, {"MTTA", "1 h 30 min"}};
-  auto m = composeReportMail(r, 7, "https://td.example.com/");
+  auto m = composeReportMail(r, 7, "SOC & web", "https://td.example.com/");
   EXPECT_EQ(m.subject, "[ThreatDesk] Weekly <SOC> & co (" + r.period + ")");
   EXPECT_NE(m.text.find("Open threats: 3 (+1 vs previous)\nMTTA: 1 h 30 min\n"),
             std::string::npos)
       << m.text;
-  EXPECT_NE(m.text.find("https://td.example.com/reports/7\n"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("https://td.example.com/reports/7?project=SOC%20%26%20web\n"),
+            std::string::npos)
+      << m.text;
   EXPECT_NE(m.text.find("weekly-2026-11-23.pdf"), std::string::npos);
   EXPECT_NE(m.html.find("<h2>Weekly &lt;SOC&gt; &amp; co</h2>"), std::string::npos) << m.html;
-  EXPECT_NE(m.html.find("href=\"https://td.example.com/reports/7\""), std::string::npos);
+  EXPECT_NE(m.html.find("href=\"https://td.example.com/reports/7?project=SOC%20%26%20web\""),
+            std::string::npos)
+      << m.html;
   // Without a public URL there is no link.
-  EXPECT_EQ(composeReportMail(r, 7, "").text.find("http"), std::string::npos);
+  EXPECT_EQ(composeReportMail(r, 7, "web", "").text.find("http"), std::string::npos);
 }
 
 TEST(ScheduleTest, UsersAloneAreEnoughRecipients) {
