@@ -1,12 +1,15 @@
 // A burst of new threats with three matching webhook responses against a fast local receiver
-// (cpp-httplib on 127.0.0.1 in this process): deliveries per second, and the latency from the
-// commit of a threat's transaction to the arrival of each of its webhooks (p50, p99, max).
+// (on 127.0.0.1 in this process): deliveries per second, and the latency from the commit of a
+// threat's transaction to the arrival of each of its webhooks (p50, p99, max).
 //
 //   respond_burst_bench [--threats N] [--batch B] [--workers W] [--responses R] [--rate T]
+//                       [--delivery-batch D] [--connections C] [--receiver epoll|httplib]
+//                       [--receiver-threads N]
 //
 // The sink writes the burst as fast as it can in batches of B (as the threat sink does); the
-// dispatcher runs on its own threads (as in `threatdesk serve`), polling the outbox every 20 ms.
-// With --rate T the sink writes T threats per second instead of as fast as it can.
+// dispatcher runs on its own threads (as in `threatdesk serve`; its defaults unless given), woken
+// by the store after each outbox commit. With --rate T the sink writes T threats per second
+// instead of as fast as it can. The database is in $TMPDIR (default /tmp).
 #include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>

@@ -662,12 +662,27 @@ Result<int> Dispatcher::deliverOnce(int limit) {
     if (auto s = store_.responses().releaseDeliveries(stale); !s)
       spdlog::warn("respond: giving back {} deliveries failed: {}", stale.size(),
                    s.error().message);
-  if (claimed->empty()) {
-    auto c = store_.responses().claimDeliveries(limit, now(), options_.delivery_lease_ms);
-    if (!c) return fail(c.error());
-    if (c->empty()) return 0;
-    claimed = std::move(*c);
-    claimed_at = std::chrono::steady_clock::now();
+  // The table too: when nothing was handed over, and at least every poll interval while the
+  // hand-over keeps the workers busy, so that retries, escalations and reports due are not held
+  // up behind a long burst.
+  const auto steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  const bool table_due = steady_ms - last_table_claim_.load() >= options_.poll_ms;
+  if (claimed->empty() || table_due) {
+    last_table_claim_ = steady_ms;
+    const int want = claimed->empty() ? limit : std::max(1, limit / 4);
+    auto c = store_.responses().claimDeliveries(want, now(), options_.delivery_lease_ms);
+    if (!c) {
+      if (claimed->empty()) return fail(c.error());
+      spdlog::warn("respond: claiming deliveries failed: {}", c.error().message);
+    } else if (claimed->empty()) {
+      if (c->empty()) return 0;
+      claimed = std::move(*c);
+      claimed_at = std::chrono::steady_clock::now();
+    } else {
+      for (auto& d : *c) claimed->push_back(std::move(d));
+    }
   }
   // A batch that has used half its lease gives the rest back rather than risk sending after the
   // lease ran out, when another worker may have claimed and sent them too.

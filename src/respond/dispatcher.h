@@ -2,14 +2,16 @@
 // has acknowledged it.
 //
 // Two stages, each on durable rows:
-//  1. Fan-out. Claims outbox events with a lease (Store::claimOutbox), decides which responses,
-//     subscriptions and state automations apply, and inserts their deliveries (plus digest items
-//     and throttle counts) in one transaction keyed by idempotency keys; then acknowledges the
-//     events. A crash before the ack means the event is claimed again after its lease and the
-//     insert adds nothing new.
-//  2. Delivery. Worker threads claim due deliveries with a lease, send them (webhook, e-mail,
-//     digest, escalation, in-app notification, automatic note), and record each try and the new
-//     state in one transaction. Retries back off exponentially with jitter (honouring
+//  1. Fan-out. Woken by the store after each outbox commit (and polling as a fallback), claims
+//     outbox events with a lease (Store::claimOutbox), decides which responses, subscriptions and
+//     state automations apply, and inserts their deliveries (plus digest items and throttle
+//     counts) keyed by idempotency keys and acknowledges the events, in one transaction. A crash
+//     before it commits means the events are claimed again after their lease. The new deliveries
+//     due now are inserted already claimed and handed to the workers in memory.
+//  2. Delivery. Worker threads take handed-over deliveries, or claim due ones with a lease, send
+//     them (a batch's webhooks concurrently over keep-alive connections; e-mail, digest,
+//     escalation, in-app notification, automatic note one by one), and record the batch's tries
+//     and new states in one transaction. Retries back off exponentially with jitter (honouring
 //     Retry-After); a delivery out of tries is kept as failed, can be replayed, and may hand over
 //     to a fallback response. A crash mid-send means the lease runs out and the delivery is sent
 //     again with the same Idempotency-Key; a delivery recorded as delivered is never sent again.
@@ -165,6 +167,7 @@ class Dispatcher {
   };
   std::mutex queue_mu_;
   std::deque<HandedOver> queue_;  // queue_mu_
+  std::atomic<std::int64_t> last_table_claim_{0};  // steady clock, ms
 
   std::mutex fan_mu_;  // the fan-out's wake-up: outbox commits (Store::setOutboxListener)
   std::condition_variable fan_wake_;
