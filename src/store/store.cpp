@@ -28,9 +28,11 @@ Result<std::unique_ptr<Store>> openStore(const std::string& url) {
     if (!store) return core::fail(store.error());
     return std::unique_ptr<Store>(std::move(*store));
   }
-  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0)
-    return core::fail(core::ErrorCode::kUnprocessable,
-                      "the PostgreSQL store is not built yet; use sqlite:PATH", "store");
+  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+    auto store = sqlite::SqliteStore::openPostgres(url);
+    if (!store) return core::fail(store.error());
+    return std::unique_ptr<Store>(std::move(*store));
+  }
   return core::fail(core::ErrorCode::kInvalidArgument,
                     "unknown store URL '" + url + "' (expected sqlite:PATH)", "store");
 }

@@ -91,7 +91,31 @@ std::string replaceWords(std::string_view text, std::string_view from, std::stri
 
 }  // namespace
 
-std::string translateSql(std::string_view sql) {
+std::string translateSql(std::string_view sql, const std::vector<sql::ParamType>& types,
+                         std::vector<int>* used) {
+  std::vector<int> renumber;  // original number -> new number (0: unused)
+  if (used) {
+    used->clear();
+    int highest_seen = 0;
+    rewriteOutsideQuotes(sql, [&](std::string_view part, std::string&) {
+      for (std::size_t i = 0; i < part.size(); ++i) {
+        if (part[i] != '?') continue;
+        std::size_t j = i + 1;
+        while (j < part.size() && std::isdigit(static_cast<unsigned char>(part[j]))) ++j;
+        int n = highest_seen + 1;
+        if (j > i + 1) std::from_chars(part.data() + i + 1, part.data() + j, n);
+        highest_seen = std::max(highest_seen, n);
+        if (static_cast<std::size_t>(n) >= renumber.size()) renumber.resize(n + 1, 0);
+        renumber[static_cast<std::size_t>(n)] = 1;
+        i = j - 1;
+      }
+    });
+    for (std::size_t n = 1; n < renumber.size(); ++n)
+      if (renumber[n]) {
+        used->push_back(static_cast<int>(n));
+        renumber[n] = static_cast<int>(used->size());
+      }
+  }
   int highest = 0;
   return rewriteOutsideQuotes(sql, [&](std::string_view part, std::string& out) {
     for (std::size_t i = 0; i < part.size(); ++i) {
@@ -109,7 +133,16 @@ std::string translateSql(std::string_view sql) {
       }
       highest = std::max(highest, n);
       out.push_back('$');
-      out.append(std::to_string(n));
+      out.append(std::to_string(used ? renumber[static_cast<std::size_t>(n)] : n));
+      if (n >= 1 && static_cast<std::size_t>(n) <= types.size()) {
+        switch (types[static_cast<std::size_t>(n) - 1]) {
+          case sql::ParamType::kInt: out.append("::int8"); break;
+          case sql::ParamType::kText: out.append("::text"); break;
+          case sql::ParamType::kReal: out.append("::float8"); break;
+          case sql::ParamType::kBlob: out.append("::bytea"); break;
+          case sql::ParamType::kUnknown: break;
+        }
+      }
       i = j - 1;
     }
   });
@@ -147,9 +180,9 @@ core::Error postgresError(const std::exception& e, std::string_view what) {
   return core::Error{code, std::move(msg), {}};
 }
 
-Result<bool> Statement::step() {
+Result<bool> PgStatement::step() {
   if (!executed_) {
-    auto r = conn_.execPrepared(name_, params_);
+    auto r = conn_.execPrepared(sql_, params_, types_);
     if (!r) return fail(r.error());
     result_ = std::move(*r);
     executed_ = true;
@@ -160,12 +193,7 @@ Result<bool> Statement::step() {
   return true;
 }
 
-Status Statement::run() {
-  if (auto r = step(); !r) return fail(r.error());
-  return {};
-}
-
-std::int64_t Statement::i64(int col) const {
+std::int64_t PgStatement::i64(int col) const {
   const auto f = row().at(col);
   if (f.is_null()) return 0;
   const char* p = f.c_str();
@@ -176,13 +204,13 @@ std::int64_t Statement::i64(int col) const {
   return v;
 }
 
-Statement& Statement::bind(int i, double v) {
+PgStatement& PgStatement::bind(int i, double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest form that reads back exactly
-  return set(i, std::string(buf, ec == std::errc() ? end : buf));
+  return set(i, std::string(buf, ec == std::errc() ? end : buf), sql::ParamType::kReal);
 }
 
-Statement& Statement::bindBlob(int i, std::string_view bytes) {
+PgStatement& PgStatement::bindBlob(int i, std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex = "\\x";
   hex.reserve(2 + bytes.size() * 2);
@@ -190,16 +218,16 @@ Statement& Statement::bindBlob(int i, std::string_view bytes) {
     hex.push_back(kHex[c >> 4]);
     hex.push_back(kHex[c & 15]);
   }
-  return set(i, std::move(hex));
+  return set(i, std::move(hex), sql::ParamType::kBlob);
 }
 
-double Statement::f64(int col) const {
+double PgStatement::f64(int col) const {
   const auto f = row().at(col);
   if (f.is_null()) return 0;
   return std::strtod(f.c_str(), nullptr);
 }
 
-std::string Statement::blob(int col) const {
+std::string PgStatement::blob(int col) const {
   const std::string_view hex = textView(col);
   if (hex.size() < 2 || hex[0] != '\\' || hex[1] != 'x') return std::string(hex);
   auto nibble = [](char c) {
@@ -212,31 +240,33 @@ std::string Statement::blob(int col) const {
   return out;
 }
 
-std::string_view Statement::textView(int col) const {
+std::string_view PgStatement::textView(int col) const {
   const auto f = row().at(col);
   if (f.is_null()) return {};
   return {f.c_str(), f.size()};
 }
 
-void Statement::reset() {
+void PgStatement::reset() {
   for (auto& p : params_) p = std::nullopt;
+  for (auto& t : types_) t = sql::ParamType::kUnknown;
   result_ = pqxx::result();
   row_ = 0;
   executed_ = false;
 }
 
-Connection::Connection(std::unique_ptr<pqxx::connection> conn)
+PgConnection::PgConnection(std::unique_ptr<pqxx::connection> conn)
     : conn_(std::move(conn)), work_(std::make_unique<pqxx::nontransaction>(*conn_)) {}
 
-Connection::~Connection() {
+PgConnection::~PgConnection() {
   cache_.clear();
   work_.reset();
+  listener_.reset();
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
+Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& url) {
   try {
     auto conn = std::make_unique<pqxx::connection>(url);
-    std::unique_ptr<Connection> c(new Connection(std::move(conn)));
+    std::unique_ptr<PgConnection> c(new PgConnection(std::move(conn)));
     // Notices (e.g. "relation already exists, skipping") would go to stderr otherwise.
     if (auto s = c->exec("SET client_min_messages = warning"); !s) return fail(s.error());
     return c;
@@ -245,14 +275,14 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url) {
   }
 }
 
-Result<Statement*> Connection::prepare(std::string_view sql) {
+Result<sql::Statement*> PgConnection::prepare(std::string_view sql) {
   const std::string key(sql);
   if (auto it = cache_.find(key); it != cache_.end()) {
     it->second->reset();
     return it->second.get();
   }
-  const std::string translated = translateSql(sql);
   // The number of parameters is the highest $N of the translated text.
+  const std::string translated = translateSql(sql);
   int params = 0;
   for (std::size_t i = 0; i + 1 < translated.size(); ++i) {
     if (translated[i] != '$' || !std::isdigit(static_cast<unsigned char>(translated[i + 1]))) continue;
@@ -260,25 +290,34 @@ Result<Statement*> Connection::prepare(std::string_view sql) {
     std::from_chars(translated.data() + i + 1, translated.data() + translated.size(), n);
     params = std::max(params, n);
   }
-  const std::string name = "td" + std::to_string(cache_.size() + 1);
-  try {
-    conn_->prepare(name, translated);
-  } catch (const std::exception& e) {
-    return fail(postgresError(e, "postgres prepare"));
-  }
-  auto owned = std::make_unique<Statement>(*this, name, params);
-  Statement* raw = owned.get();
+  auto owned = std::make_unique<PgStatement>(*this, key, params);
+  PgStatement* raw = owned.get();
   cache_.emplace(key, std::move(owned));
   return raw;
 }
 
-Result<pqxx::result> Connection::execPrepared(
-    const std::string& name, const std::vector<std::optional<std::string>>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+Result<pqxx::result> PgConnection::execPrepared(
+    const std::string& sql, const std::vector<std::optional<std::string>>& params,
+    const std::vector<sql::ParamType>& types) {
+  std::string key = sql;
+  key.push_back('\0');
+  for (auto t : types) key.push_back(static_cast<char>('0' + static_cast<int>(t)));
   try {
-    pqxx::result r = work_->exec_prepared(name, pqxx::prepare::make_dynamic_params(values));
+    auto it = prepared_.find(key);
+    if (it == prepared_.end()) {
+      Prepared p;
+      p.name = "td" + std::to_string(prepared_.size() + 1);
+      conn_->prepare(p.name, translateSql(sql, types, &p.used));
+      it = prepared_.emplace(std::move(key), std::move(p)).first;
+    }
+    std::vector<const char*> values;
+    values.reserve(it->second.used.size());
+    for (int n : it->second.used) {
+      const auto& v = params[static_cast<std::size_t>(n) - 1];
+      values.push_back(v ? v->c_str() : nullptr);
+    }
+    pqxx::result r =
+        work_->exec_prepared(it->second.name, pqxx::prepare::make_dynamic_params(values));
     changes_ = static_cast<std::int64_t>(r.affected_rows());
     return r;
   } catch (const std::exception& e) {
@@ -286,7 +325,7 @@ Result<pqxx::result> Connection::execPrepared(
   }
 }
 
-Status Connection::exec(std::string_view sql) {
+Status PgConnection::exec(std::string_view sql) {
   try {
     auto r = work_->exec(std::string(sql));
     changes_ = static_cast<std::int64_t>(r.affected_rows());
@@ -296,12 +335,43 @@ Status Connection::exec(std::string_view sql) {
   }
 }
 
-Result<std::int64_t> Connection::lastInsertId() {
+// Counts the commits announced by other sessions (a session hears its own NOTIFY too).
+class PgConnection::ChangeListener final : public pqxx::notification_receiver {
+ public:
+  ChangeListener(PgConnection& owner)
+      : pqxx::notification_receiver(*owner.conn_, "td_changes"), owner_(owner) {}
+  void operator()(const std::string&, int backend_pid) override {
+    if (backend_pid != owner_.conn_->backendpid()) ++owner_.other_commits_;
+  }
+
+ private:
+  PgConnection& owner_;
+};
+
+Result<std::int64_t> PgConnection::changeCounter() {
+  // libpqxx neither LISTENs nor delivers notifications while a transaction object is open, and
+  // ours (the autocommit one) always is: step out of it for the moment. Called between
+  // transactions only.
+  try {
+    work_.reset();
+    if (!listener_) listener_ = std::make_unique<ChangeListener>(*this);
+    conn_->get_notifs();
+    work_ = std::make_unique<pqxx::nontransaction>(*conn_);
+    return other_commits_;
+  } catch (const std::exception& e) {
+    if (!work_) work_ = std::make_unique<pqxx::nontransaction>(*conn_);
+    return fail(postgresError(e, "postgres notifications"));
+  }
+}
+
+std::int64_t PgConnection::lastInsertId() {
+  // Only called right after a successful INSERT, where lastval() cannot fail short of a lost
+  // connection, which the next statement reports.
   try {
     auto r = work_->exec("SELECT lastval()");
     return r[0][0].as<std::int64_t>();
-  } catch (const std::exception& e) {
-    return fail(postgresError(e, "postgres lastval"));
+  } catch (const std::exception&) {
+    return 0;
   }
 }
 

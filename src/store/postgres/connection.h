@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "store/sql/connection.h"
 
 namespace td::store::postgres {
 
@@ -28,61 +29,61 @@ using core::Result;
 using core::Status;
 
 // `?` and `?N` placeholders (outside quoted literals and identifiers) become `$N`; a bare `?`
-// takes the number after the highest one seen so far, as SQLite numbers them.
-std::string translateSql(std::string_view sql);
+// takes the number after the highest one seen so far, as SQLite numbers them. With `types`
+// (index N-1 for $N), each placeholder of a known type carries a cast (`$1::int8`), so that
+// PostgreSQL need not guess the type from a context that does not say (`$1 IS NULL`).
+// With `used`, the placeholders are also renumbered densely ($3 alone becomes $1) and `used`
+// receives the original numbers in their new order: PostgreSQL refuses a parameter the text
+// never mentions (it cannot type it), while SQLite's stores skip numbers freely.
+std::string translateSql(std::string_view sql, const std::vector<sql::ParamType>& types = {},
+                         std::vector<int>* used = nullptr);
 // Migration DDL: INTEGER PRIMARY KEY [AUTOINCREMENT] becomes a BIGINT identity key, INTEGER
 // BIGINT (SQLite integers are 64-bit), REAL DOUBLE PRECISION, BLOB BYTEA; WITHOUT ROWID goes.
 std::string translateDdl(std::string_view sql);
 
-class Connection;
+class PgConnection;
 
 // One prepared statement. Bound values travel as text and PostgreSQL types them from their
 // context; where the context does not say (`? IS NULL`), the SQL casts: CAST(? AS BIGINT).
-class Statement {
+class PgStatement final : public sql::Statement {
  public:
-  Statement(Connection& conn, std::string name, int params)
-      : conn_(conn), name_(std::move(name)), params_(static_cast<std::size_t>(params)) {}
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
+  PgStatement(PgConnection& conn, std::string sql, int params)
+      : conn_(conn),
+        sql_(std::move(sql)),
+        params_(static_cast<std::size_t>(params)),
+        types_(static_cast<std::size_t>(params)) {}
+  PgStatement(const PgStatement&) = delete;
+  PgStatement& operator=(const PgStatement&) = delete;
 
-  Statement& bind(int i, std::int64_t v) { return set(i, std::to_string(v)); }
-  Statement& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
-  Statement& bind(int i, bool v) { return bind(i, static_cast<std::int64_t>(v ? 1 : 0)); }
-  Statement& bind(int i, std::string_view v) { return set(i, std::string(v)); }
-  Statement& bind(int i, const std::string& v) { return set(i, v); }
-  Statement& bind(int i, const char* v) { return set(i, std::string(v)); }
-  Statement& bind(int i, double v);
+  using sql::Statement::bind;
+  PgStatement& bind(int i, std::int64_t v) override {
+    return set(i, std::to_string(v), sql::ParamType::kInt);
+  }
+  PgStatement& bind(int i, std::string_view v) override {
+    return set(i, std::string(v), sql::ParamType::kText);
+  }
+  PgStatement& bind(int i, double v) override;
   // Bytes for a BYTEA column (sent in PostgreSQL's hex form).
-  Statement& bindBlob(int i, std::string_view bytes);
-  Statement& bindNull(int i) {
-    if (slot(i)) *slot(i) = std::nullopt;
+  PgStatement& bindBlob(int i, std::string_view bytes) override;
+  PgStatement& bindNull(int i, sql::ParamType type) override {
+    if (slot(i)) {
+      *slot(i) = std::nullopt;
+      types_[static_cast<std::size_t>(i) - 1] = type;
+    }
     return *this;
   }
-  template <typename T>
-  Statement& bind(int i, const std::optional<T>& v) {
-    return v ? bind(i, *v) : bindNull(i);
-  }
 
-  // The first step executes the statement; each step then moves to the next row. True when a
-  // row is ready, false when done.
-  Result<bool> step();
-  // Executes (for statements without rows, or whose rows do not matter).
-  Status run();
+  // The first step executes the statement; each step then moves to the next row.
+  Result<bool> step() override;
 
-  std::int64_t i64(int col) const;
-  int i32(int col) const { return static_cast<int>(i64(col)); }
-  bool isNull(int col) const { return row().at(col).is_null(); }
-  std::optional<std::int64_t> optI64(int col) const {
-    if (isNull(col)) return std::nullopt;
-    return i64(col);
-  }
-  double f64(int col) const;
-  std::string text(int col) const { return std::string(textView(col)); }
-  std::string_view textView(int col) const;
+  std::int64_t i64(int col) const override;
+  bool isNull(int col) const override { return row().at(col).is_null(); }
+  double f64(int col) const override;
+  std::string_view textView(int col) const override;
   // The bytes of a BYTEA column.
-  std::string blob(int col) const;
+  std::string blob(int col) const override;
 
-  void reset();
+  void reset() override;
   // Rows affected by the last execution (INSERT, UPDATE, DELETE).
   std::int64_t affected() const { return static_cast<std::int64_t>(result_.affected_rows()); }
 
@@ -91,77 +92,78 @@ class Statement {
     if (i < 1 || static_cast<std::size_t>(i) > params_.size()) return nullptr;
     return &params_[static_cast<std::size_t>(i) - 1];
   }
-  Statement& set(int i, std::string v) {
-    if (auto* s = slot(i)) *s = std::move(v);
+  PgStatement& set(int i, std::string v, sql::ParamType type) {
+    if (auto* s = slot(i)) {
+      *s = std::move(v);
+      types_[static_cast<std::size_t>(i) - 1] = type;
+    }
     return *this;
   }
   pqxx::row row() const { return result_[static_cast<pqxx::result::size_type>(row_ - 1)]; }
 
-  Connection& conn_;
-  std::string name_;
+  PgConnection& conn_;
+  std::string sql_;  // as the store wrote it
   std::vector<std::optional<std::string>> params_;
+  std::vector<sql::ParamType> types_;
   pqxx::result result_;
   std::size_t row_ = 0;  // 1-based index of the current row; 0 before the first step
   bool executed_ = false;
 };
 
-class Connection {
+class PgConnection final : public sql::Connection {
  public:
   // Connects to `url` (postgresql://user[:password]@host[:port]/database?…, or a libpq
   // key=value string).
-  static Result<std::unique_ptr<Connection>> open(const std::string& url);
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  ~Connection();
+  static Result<std::unique_ptr<PgConnection>> open(const std::string& url);
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+  ~PgConnection() override;
 
+  sql::Backend backend() const override { return sql::Backend::kPostgres; }
   // The cached statement for `sql` (SQLite placeholder style), reset and ready to bind.
   // libpqxx prepares on first execution, so SQL errors surface from the first step().
-  Result<Statement*> prepare(std::string_view sql);
-  // Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
-  Status exec(std::string_view sql);
-  // Kept for the SQLite backend's shape: PostgreSQL statements hold no snapshot between steps.
-  void resetAll() {}
-  // The id the last INSERT into a table with an identity key produced in this session.
-  Result<std::int64_t> lastInsertId();
-  // Rows affected by the last statement run through prepare() or exec().
-  std::int64_t changes() const { return changes_; }
+  Result<sql::Statement*> prepare(std::string_view sql) override;
+  Status exec(std::string_view sql) override;
+  std::string migrationSql(std::string_view sqlite_ddl) const override {
+    return translateDdl(sqlite_ddl);
+  }
+  Status beginWrite() override { return exec("BEGIN"); }
+  // One snapshot for every read of the transaction, as SQLite's read transactions give.
+  Status beginRead() override { return exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
+  // Announces the commit to the other nodes' read models (see changeCounter) in the same round
+  // trip; a notification is delivered only if the transaction commits.
+  Status commit() override { return exec("NOTIFY td_changes; COMMIT"); }
+  void rollback() override { (void)exec("ROLLBACK"); }
+  Status endRead() override { return exec("COMMIT"); }
+  // PostgreSQL statements hold no snapshot between steps (results are read whole).
+  void resetAll() override {}
+  Result<std::int64_t> changeCounter() override;
+  // lastval(): the id the last INSERT into a table with an identity key drew in this session.
+  std::int64_t lastInsertId() override;
+  std::int64_t changes() const override { return changes_; }
 
  private:
-  friend class Statement;
-  explicit Connection(std::unique_ptr<pqxx::connection> conn);
-  Result<pqxx::result> execPrepared(const std::string& name,
-                                    const std::vector<std::optional<std::string>>& params);
+  friend class PgStatement;
+  explicit PgConnection(std::unique_ptr<pqxx::connection> conn);
+  // Runs `sql` prepared for the parameters' types (one server-side statement per combination
+  // of types the store has bound; in practice one).
+  Result<pqxx::result> execPrepared(const std::string& sql,
+                                    const std::vector<std::optional<std::string>>& params,
+                                    const std::vector<sql::ParamType>& types);
 
   std::unique_ptr<pqxx::connection> conn_;
   // Autocommit mode: the stores say BEGIN and COMMIT themselves, as they do on SQLite.
   std::unique_ptr<pqxx::nontransaction> work_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  std::unordered_map<std::string, std::unique_ptr<PgStatement>> cache_;
+  struct Prepared {
+    std::string name;        // server-side
+    std::vector<int> used;   // the store's parameter numbers, in the server-side order
+  };
+  std::unordered_map<std::string, Prepared> prepared_;  // sql + types -> server-side statement
+  class ChangeListener;
+  std::unique_ptr<ChangeListener> listener_;  // LISTEN td_changes, from the first changeCounter()
+  std::int64_t other_commits_ = 0;
   std::int64_t changes_ = 0;
-};
-
-// BEGIN … COMMIT, rolled back by the destructor unless committed.
-class Transaction {
- public:
-  explicit Transaction(Connection& c) : c_(c) {}
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  ~Transaction() {
-    if (open_) (void)c_.exec("ROLLBACK");
-  }
-  Status begin() {
-    auto s = c_.exec("BEGIN");
-    if (s) open_ = true;
-    return s;
-  }
-  Status commit() {
-    auto s = c_.exec("COMMIT");
-    open_ = false;  // a failed COMMIT has ended the transaction too
-    return s;
-  }
-
- private:
-  Connection& c_;
-  bool open_ = false;
 };
 
 // Maps a libpqxx exception to our error model: unique/foreign-key violations -> kConflict,

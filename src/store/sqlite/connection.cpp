@@ -22,7 +22,7 @@ core::Error sqliteError(sqlite3* db, int rc, std::string_view what) {
   return core::Error{code, std::move(msg), {}};
 }
 
-Result<bool> Statement::step() {
+Result<bool> SqliteStatement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -31,23 +31,19 @@ Result<bool> Statement::step() {
   return fail(std::move(err));
 }
 
-Status Statement::run() {
-  while (true) {
-    auto r = step();
-    if (!r) return fail(r.error());
-    if (!*r) return {};
-  }
-}
-
-std::string Statement::text(int col) const { return std::string(textView(col)); }
-
-std::string_view Statement::textView(int col) const {
+std::string_view SqliteStatement::textView(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   if (!p) return {};
   return {p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool read_only) {
+std::string SqliteStatement::blob(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+  if (!p) return {};
+  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   const int flags =
       (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -58,7 +54,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
     sqlite3_close(db);
     return fail(std::move(err));
   }
-  std::unique_ptr<Connection> conn(new Connection(db));
+  std::unique_ptr<SqliteConnection> conn(new SqliteConnection(db));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
   // WAL: readers never block the writer nor the writer readers. synchronous=NORMAL under WAL
@@ -73,12 +69,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
   return conn;
 }
 
-Connection::~Connection() {
+SqliteConnection::~SqliteConnection() {
   cache_.clear();  // statements are finalised before the connection closes
   sqlite3_close(db_);
 }
 
-Result<Statement*> Connection::prepare(std::string_view sql) {
+Result<sql::Statement*> SqliteConnection::prepare(std::string_view sql) {
   auto it = cache_.find(std::string(sql));
   if (it != cache_.end()) {
     it->second->reset();
@@ -88,13 +84,13 @@ Result<Statement*> Connection::prepare(std::string_view sql) {
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return fail(sqliteError(db_, rc, "sqlite prepare"));
-  auto owned = std::make_unique<Statement>(db_, stmt);
-  Statement* raw = owned.get();
+  auto owned = std::make_unique<SqliteStatement>(db_, stmt);
+  SqliteStatement* raw = owned.get();
   cache_.emplace(std::string(sql), std::move(owned));
   return raw;
 }
 
-Status Connection::exec(std::string_view sql) {
+Status SqliteConnection::exec(std::string_view sql) {
   char* err = nullptr;
   const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
@@ -105,6 +101,14 @@ Status Connection::exec(std::string_view sql) {
     return fail(std::move(e));
   }
   return {};
+}
+
+Result<std::int64_t> SqliteConnection::changeCounter() {
+  TD_TRY(st, prepare("PRAGMA data_version"));
+  TD_TRY(row, st->step());
+  const std::int64_t v = row ? st->i64(0) : 0;
+  st->reset();
+  return v;
 }
 
 }  // namespace td::store::sqlite

@@ -213,7 +213,7 @@ Status migrate(Connection& conn) {
     if (!found) return core::fail(found.error());
     (*check)->reset();
     if (*found) continue;
-    if (auto s = conn.exec(m.sql); !s) {
+    if (auto s = conn.exec(conn.migrationSql(m.sql)); !s) {
       auto e = s.error();
       e.message = "migration " + std::to_string(m.version) + " failed: " + e.message;
       return core::fail(std::move(e));

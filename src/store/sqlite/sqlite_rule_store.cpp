@@ -362,8 +362,13 @@ core::Result<RulePage> SqliteRuleStore::listRules(const RuleFilter& f) {
   std::string where = "WHERE 1 = 1";
   if (f.group_id) where += " AND r.group_id = ?1";
   if (f.enabled) where += " AND r.enabled = ?2";
-  if (!f.text.empty())
-    where += " AND (instr(lower(r.title), lower(?3)) > 0 OR instr(lower(r.uid), lower(?3)) > 0)";
+  if (!f.text.empty()) {
+    // A plain substring test (no LIKE metacharacters to escape): instr in SQLite, strpos in
+    // PostgreSQL.
+    const std::string pos = store_.backend() == sql::Backend::kSqlite ? "instr" : "strpos";
+    where += " AND (" + pos + "(lower(r.title), lower(?3)) > 0 OR " + pos +
+             "(lower(r.uid), lower(?3)) > 0)";
+  }
   if (f.kind) where += " AND r.kind = ?4";
   auto bindAll = [&](Statement& st) {
     if (f.group_id) st.bind(1, *f.group_id);
@@ -536,8 +541,10 @@ core::Status SqliteRuleStore::addHits(const std::vector<std::pair<RuleRowId, std
   return store_.withWriter([&](Connection& c) -> core::Status {
     Transaction tx(c);
     TD_CHECK(tx.begin());
-    TD_TRY(st, c.prepare("UPDATE rules SET hits = hits + ?, last_hit_at = "
-                          "max(coalesce(last_hit_at, 0), ?) WHERE id = ?"));
+    // CASE rather than max(a, b), which PostgreSQL spells greatest().
+    TD_TRY(st, c.prepare("UPDATE rules SET hits = hits + ?1, last_hit_at = CASE WHEN "
+                          "coalesce(last_hit_at, 0) >= ?2 THEN last_hit_at ELSE ?2 END "
+                          "WHERE id = ?3"));
     for (const auto& [id, n] : hits) {
       if (n <= 0) continue;
       st->reset();

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "core/text.h"
+#include "store/postgres/connection.h"
 #include "store/sqlite/schema.h"
 
 namespace td::store::sqlite {
@@ -323,8 +324,22 @@ Result<std::optional<IndexCursor>> decodeCursor(const PageRequest& page) {
 // --- opening ------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
-  std::unique_ptr<SqliteStore> store(new SqliteStore(path));
-  TD_TRY(writer, Connection::open(path, false));
+  return openWith([path](bool read_only) -> Result<std::unique_ptr<Connection>> {
+    TD_TRY(c, SqliteConnection::open(path, read_only));
+    return std::unique_ptr<Connection>(std::move(c));
+  });
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::openPostgres(const std::string& url) {
+  return openWith([url](bool) -> Result<std::unique_ptr<Connection>> {
+    TD_TRY(c, postgres::PgConnection::open(url));
+    return std::unique_ptr<Connection>(std::move(c));
+  });
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::openWith(Connect connect) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(connect)));
+  TD_TRY(writer, store->connect_(false));
   store->writer_ = std::move(writer);
   TD_CHECK(migrate(*store->writer_));
   TD_CHECK(store->reloadIndex());
@@ -380,13 +395,7 @@ Status SqliteStore::loadIndexRows(std::optional<TimeMs> updated_since) {
   return {};
 }
 
-Result<std::int64_t> SqliteStore::dataVersion() {
-  TD_TRY(st, writer_->prepare("PRAGMA data_version"));
-  TD_TRY(row, st->step());
-  const std::int64_t v = row ? st->i64(0) : 0;
-  st->reset();
-  return v;
-}
+Result<std::int64_t> SqliteStore::dataVersion() { return writer_->changeCounter(); }
 
 Status SqliteStore::reloadIndex() {
   std::lock_guard lock(write_mu_);
@@ -442,7 +451,7 @@ Result<SqliteStore::Reader> SqliteStore::reader() {
       return Reader(this, std::move(conn));
     }
   }
-  TD_TRY(conn, Connection::open(path_, true));
+  TD_TRY(conn, connect_(true));
   return Reader(this, std::move(conn));
 }
 
@@ -1448,13 +1457,35 @@ Result<ThreatPage> SqliteStore::hydrate(Connection& c, const IndexPage& ip,
   ThreatPage out;
   out.total = ip.total;
   out.items.reserve(ip.ids.size());
-  for (ThreatId id : ip.ids) {
-    auto t = readThreat(c, id);
-    if (!t) {
-      if (t.error().code == ErrorCode::kNotFound) continue;
-      return fail(t.error());
+  // A page's threats are read in chunks of one statement each rather than one by one: one round
+  // trip per chunk matters on PostgreSQL. A threat deleted since the index answered is skipped.
+  constexpr size_t kChunk = 50;
+  static const std::string kChunkSql = [] {
+    std::string sql = std::string(kThreatColumns) + "WHERE t.id IN (?";
+    for (size_t i = 1; i < kChunk; ++i) sql += ", ?";
+    return sql + ")";
+  }();
+  std::unordered_map<ThreatId, core::Threat> found;
+  for (size_t start = 0; start < ip.ids.size(); start += kChunk) {
+    TD_TRY(st, c.prepare(kChunkSql));
+    for (size_t i = 0; i < kChunk; ++i) {
+      if (start + i < ip.ids.size())
+        st->bind(static_cast<int>(i + 1), ip.ids[start + i]);
+      else
+        st->bindNull(static_cast<int>(i + 1), sql::ParamType::kInt);
     }
-    out.items.push_back(std::move(*t));
+    found.clear();
+    while (true) {
+      TD_TRY(row, st->step());
+      if (!row) break;
+      auto t = threatFromRow(*st);
+      found.emplace(t.id, std::move(t));
+    }
+    st->reset();
+    for (size_t i = start; i < std::min(ip.ids.size(), start + kChunk); ++i) {
+      auto it = found.find(ip.ids[i]);
+      if (it != found.end()) out.items.push_back(std::move(it->second));
+    }
   }
   if (ip.next) out.next_cursor = encodeCursor(page.sort, page.descending, *ip.next);
   return out;

@@ -27,6 +27,10 @@ class SqliteStore final : public Store {
  public:
   // Opens (creating and migrating when needed) the database at `path` and loads the read model.
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  // The same store over PostgreSQL (`url`: postgresql://…): the same SQL through
+  // store/postgres/connection.h. Work in progress (issue 9): single node only; the read model
+  // does not yet pick up other nodes' writes.
+  static Result<std::unique_ptr<SqliteStore>> openPostgres(const std::string& url);
   ~SqliteStore() override;
 
   Result<Org> createOrg(const std::string& name, std::optional<OrgId> parent) override;
@@ -90,6 +94,8 @@ class SqliteStore final : public Store {
   // the threats table themselves: threat changes go through this class so the read model and the
   // timeline stay right.
   Status withWriter(const std::function<Status(Connection&)>& fn);
+  // Which database is behind this store, for the few statements the two spell differently.
+  sql::Backend backend() const { return writer_->backend(); }
   Status withReader(const std::function<Status(Connection&)>& fn);
 
   IntelStore& intel() override { return intel_; }
@@ -131,7 +137,9 @@ class SqliteStore final : public Store {
     TagId first_state = 0;
   };
 
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  using Connect = std::function<Result<std::unique_ptr<Connection>>(bool read_only)>;
+  explicit SqliteStore(Connect connect) : connect_(std::move(connect)) {}
+  static Result<std::unique_ptr<SqliteStore>> openWith(Connect connect);
   Result<Reader> reader();
   Result<core::Threat> readThreat(Connection& c, ThreatId id);
   Result<IndexFilter> resolveFilter(Connection& c, const ThreatFilter& filter);
@@ -148,7 +156,7 @@ class SqliteStore final : public Store {
   Result<ThreatPage> pageFromIndex(Connection& c, const IndexFilter& filter,
                                    const PageRequest& page);
 
-  std::string path_;
+  Connect connect_;  // opens a connection to this store's database
   std::mutex write_mu_;
   std::mutex listener_mu_;
   std::function<void()> outbox_listener_;  // listener_mu_

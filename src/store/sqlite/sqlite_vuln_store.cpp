@@ -90,7 +90,7 @@ AdvisoryRecord readAdvisory(const Statement& st) {
   a.aliases = parseList(st.textView(4));
   a.summary = st.text(5);
   a.severity = st.text(6);
-  if (!st.isNull(7)) a.cvss = sqlite3_column_double(const_cast<Statement&>(st).raw(), 7);
+  if (!st.isNull(7)) a.cvss = st.f64(7);
   a.source = st.text(8);
   a.imported_at = st.i64(9);
   return a;
@@ -475,9 +475,14 @@ core::Status SqliteVulnStore::putAdvisories(const std::vector<AdvisoryRecord>& a
     TDV_CHECK(tx.begin());
     TDV_TRY(del, c.prepare("DELETE FROM vuln_advisory_packages WHERE advisory_id = ?"));
     TDV_TRY(ins, c.prepare(
-                     "INSERT OR REPLACE INTO vuln_advisories (id, modified, published, withdrawn, "
+                     "INSERT INTO vuln_advisories (id, modified, published, withdrawn, "
                      "aliases, summary, severity, cvss, source, imported_at, document) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                     "modified = excluded.modified, published = excluded.published, "
+                     "withdrawn = excluded.withdrawn, aliases = excluded.aliases, "
+                     "summary = excluded.summary, severity = excluded.severity, "
+                     "cvss = excluded.cvss, source = excluded.source, "
+                     "imported_at = excluded.imported_at, document = excluded.document"));
     TDV_TRY(pkg, c.prepare(
                      "INSERT INTO vuln_advisory_packages (advisory_id, ecosystem, ecosystem_key, "
                      "name) VALUES (?, ?, ?, ?)"));
@@ -495,7 +500,7 @@ core::Status SqliteVulnStore::putAdvisories(const std::vector<AdvisoryRecord>& a
           .bind(6, a.summary)
           .bind(7, a.severity);
       if (a.cvss)
-        sqlite3_bind_double(ins->raw(), 8, *a.cvss);
+        ins->bind(8, *a.cvss);
       else
         ins->bindNull(8);
       ins->bind(9, a.source).bind(10, a.imported_at ? a.imported_at : now).bind(11, a.document);
@@ -554,8 +559,10 @@ core::Result<AdvisoryPage> SqliteVulnStore::listAdvisories(const AdvisoryListFil
   std::vector<std::string> args;
   if (!filter.query.empty()) {
     where +=
-        " AND (id LIKE ? ESCAPE '\\' OR aliases LIKE ? ESCAPE '\\' OR summary LIKE ? ESCAPE '\\')";
-    const std::string like = "%" + likeEscape(filter.query) + "%";
+        " AND (lower(id) LIKE ? ESCAPE '\\' OR lower(aliases) LIKE ? ESCAPE '\\' OR "
+        "lower(summary) LIKE ? ESCAPE '\\')";
+    // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+    const std::string like = "%" + likeEscape(core::toLower(filter.query)) + "%";
     args.insert(args.end(), {like, like, like});
   }
   if (!filter.ecosystem.empty() || !filter.package.empty()) {
@@ -665,8 +672,11 @@ core::Result<std::optional<AdvisoryFileRecord>> SqliteVulnStore::advisoryFile(
 core::Status SqliteVulnStore::putAdvisoryFile(const AdvisoryFileRecord& file) {
   return store_.withWriter([&](Connection& c) -> core::Status {
     TDV_TRY(st, c.prepare(
-                    "INSERT OR REPLACE INTO vuln_advisory_files (path, size, mtime_ns, "
-                    "imported_at, advisories, errors) VALUES (?, ?, ?, ?, ?, ?)"));
+                    "INSERT INTO vuln_advisory_files (path, size, mtime_ns, imported_at, "
+                    "advisories, errors) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE "
+                    "SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                    "imported_at = excluded.imported_at, advisories = excluded.advisories, "
+                    "errors = excluded.errors"));
     st->bind(1, file.path)
         .bind(2, file.size)
         .bind(3, file.mtime_ns)

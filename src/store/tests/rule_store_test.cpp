@@ -192,7 +192,7 @@ TEST_P(RuleStoreTest, RulesSurviveReopening) {
   EXPECT_EQ((*active)[0].group, "One");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RuleStoreTest, ::testing::Values(sqliteBackend()),
+INSTANTIATE_TEST_SUITE_P(Backends, RuleStoreTest, ::testing::Values(sqliteBackend(), postgresBackend()),
                          backendName);
 
 }  // namespace

@@ -7,12 +7,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
 
 #include "store/store.h"
+#include "tests/support/pg_server.h"
 
 namespace td::store::testing {
 
@@ -29,6 +31,24 @@ inline StoreBackend sqliteBackend() {
   return {"Sqlite", [](const std::string& dir) {
             // A subdirectory that does not exist yet: openStore creates it.
             return openStore("sqlite:" + dir + "/db/threatdesk.db");
+          }};
+}
+
+// The same store over a fresh database of the test PostgreSQL server (tests/support/pg_server.h);
+// the database's URL is kept in `dir` so that reopening finds the same rows.
+inline StoreBackend postgresBackend() {
+  return {"Postgres", [](const std::string& dir) -> core::Result<std::unique_ptr<Store>> {
+            auto& server = td::testing::PgTestServer::instance();
+            if (!server.error().empty())
+              return core::fail(core::ErrorCode::kUnavailable, server.error());
+            const std::string url_file = dir + "/postgres-url";
+            std::string url;
+            if (std::ifstream in(url_file); in) std::getline(in, url);
+            if (url.empty()) {
+              url = server.freshDatabase();
+              std::ofstream(url_file) << url << "\n";
+            }
+            return openStore(url);
           }};
 }
 

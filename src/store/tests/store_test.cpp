@@ -810,7 +810,7 @@ TEST(StoreOpenTest, RejectsUnknownUrls) {
   EXPECT_FALSE(openStore("sqlite:/proc/no/such/dir/x.db"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(sqliteBackend()), backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(sqliteBackend(), postgresBackend()), backendName);
 
 }  // namespace
 }  // namespace td::store::testing

@@ -465,7 +465,7 @@ TEST_P(StoreQueryTest, TheReadModelFollowsChangesAndSurvivesReopening) {
               static_cast<std::int64_t>(expected(filter, ThreatSort::kLastSeen, true).size()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreQueryTest, ::testing::Values(sqliteBackend()), backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, StoreQueryTest, ::testing::Values(sqliteBackend(), postgresBackend()), backendName);
 
 }  // namespace
 }  // namespace td::store::testing

@@ -253,7 +253,7 @@ TEST(FindingStateTest, NamesRoundTrip) {
   EXPECT_FALSE(parseFindingState("closed"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VulnStoreTest, ::testing::Values(sqliteBackend()),
+INSTANTIATE_TEST_SUITE_P(Backends, VulnStoreTest, ::testing::Values(sqliteBackend(), postgresBackend()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
