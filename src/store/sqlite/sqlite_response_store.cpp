@@ -391,8 +391,11 @@ Status SqliteResponseStore::recordAttempts(const std::vector<AttemptRecord>& rec
       ins->bind(7, r.attempt.response);
       TD_CHECK(ins->run());
       const bool finished = r.status != DeliveryStatus::kPending;
+      // Only a pending delivery changes: one cancelled (its response deleted) while it was being
+      // sent stays cancelled; the try is recorded all the same.
       TD_TRY(up, c.prepare("UPDATE deliveries SET status = ?, next_at = ?, claimed_until = NULL, "
-                           "finished_at = ?, last_status = ?, last_error = ? WHERE id = ?"));
+                           "finished_at = ?, last_status = ?, last_error = ? WHERE id = ? AND "
+                           "status = 0"));
       up->bind(1, static_cast<int>(r.status)).bind(2, r.next_at);
       up->bind(3, finished ? std::optional<TimeMs>(r.attempt.at) : std::nullopt);
       up->bind(4, r.attempt.status).bind(5, r.attempt.error).bind(6, r.delivery_id);
