@@ -27,12 +27,9 @@ bool isHash(IndicatorType t) {
          t == IndicatorType::kSha512;
 }
 
-std::string draftKey(IndicatorType type, std::string_view value) {
-  std::string key;
-  key.reserve(value.size() + 1);
-  key.push_back(static_cast<char>(type));
-  key.append(value);
-  return key;
+std::uint64_t draftHash(IndicatorType type, std::string_view value) {
+  return mix64(std::hash<std::string_view>{}(value) ^
+               (static_cast<std::uint64_t>(type) * 0x9e3779b97f4a7c15ULL));
 }
 
 template <typename T>
@@ -170,6 +167,14 @@ IndexBuilder::IndexBuilder(const Index& base) {
     context_ids_.emplace(std::move(key), i);
   }
   drafts_.reserve(base.size());
+  reserveSlots(base.size());
+  // A compound's atoms are contiguous in atoms_ (build() appends them in indicator order).
+  std::vector<std::uint32_t> first_atom;
+  if (!base.atoms_.empty()) {
+    first_atom.assign(base.size(), std::numeric_limits<std::uint32_t>::max());
+    for (std::uint32_t a = static_cast<std::uint32_t>(base.atoms_.size()); a-- > 0;)
+      first_atom[base.atoms_[a].compound] = a;
+  }
   for (IndicatorId id = 0; id < base.size(); ++id) {
     const Index::Record& r = base.records_[id];
     Merged m;
@@ -179,9 +184,11 @@ IndexBuilder::IndexBuilder(const Index& base) {
     m.base.last_seen = fromSeconds(r.last_seen);
     m.base.valid_from = fromSeconds(r.valid_from);
     m.base.valid_until = fromSeconds(r.valid_until);
-    if (r.atom_count > 0) {
-      for (const auto& a : base.atoms_) {
-        if (a.compound != id) continue;
+    if (r.atom_count > 0 && !first_atom.empty() &&
+        first_atom[id] != std::numeric_limits<std::uint32_t>::max()) {
+      for (std::uint32_t ai = first_atom[id];
+           ai < base.atoms_.size() && base.atoms_[ai].compound == id; ++ai) {
+        const auto& a = base.atoms_[ai];
         Atom atom;
         atom.type = a.type;
         atom.value = std::string(base.arena(a.value_off, a.value_len));
@@ -193,8 +200,43 @@ IndexBuilder::IndexBuilder(const Index& base) {
       m.sources.push_back({s.feed, std::string(base.arena(s.external_off, s.external_len)),
                            s.confidence, s.context});
     }
-    by_key_.emplace(draftKey(m.base.type, m.base.value), static_cast<std::uint32_t>(drafts_.size()));
+    std::uint64_t& slot = slotFor(m.base.type, m.base.value);
     drafts_.push_back(std::move(m));
+    if (slot == 0) slot = newSlot();
+  }
+}
+
+void IndexBuilder::reserveSlots(size_t drafts) {
+  size_t cap = 16;
+  while (cap < (drafts + 1) * 2) cap <<= 1;
+  if (cap <= slots_.size()) return;
+  constexpr std::uint64_t kTag = 0xffffffff00000000ULL;
+  std::vector<std::uint64_t> fresh(cap, 0);
+  const size_t mask = cap - 1;
+  for (std::uint32_t d = 0; d < drafts_.size(); ++d) {
+    const std::uint64_t h = draftHash(drafts_[d].base.type, drafts_[d].base.value);
+    size_t i = h & mask;
+    while (fresh[i] != 0) i = (i + 1) & mask;
+    fresh[i] = (h & kTag) | (d + 1);
+  }
+  slots_.swap(fresh);
+}
+
+std::uint64_t& IndexBuilder::slotFor(IndicatorType type, std::string_view value) {
+  constexpr std::uint64_t kTag = 0xffffffff00000000ULL;
+  if ((drafts_.size() + 1) * 2 > slots_.size()) reserveSlots(std::max<size_t>(drafts_.size() * 2, 8));
+  const size_t mask = slots_.size() - 1;
+  const std::uint64_t h = draftHash(type, value);
+  last_tag_ = h & kTag;
+  size_t i = h & mask;
+  while (true) {
+    std::uint64_t& s = slots_[i];
+    if (s == 0) return s;
+    if ((s & kTag) == last_tag_) {
+      const IndicatorDraft& b = drafts_[draftOf(s)].base;
+      if (b.type == type && b.value == value) return s;
+    }
+    i = (i + 1) & mask;
   }
 }
 
@@ -209,12 +251,14 @@ std::uint16_t IndexBuilder::feedId(const FeedInfo& feed) {
 }
 
 std::uint32_t IndexBuilder::contextId(const Context& c) {
+  if (last_context_ < contexts_.size() && contexts_[last_context_] == c) return last_context_;
   std::string key = c.name + '\x1f' + c.actor + '\x1f' + c.malware + '\x1f' + c.report;
   for (const auto& a : c.attack_ids) key += '\x1e' + a;
   key += '\x1f';
   for (const auto& l : c.labels) key += '\x1e' + l;
   auto [it, inserted] = context_ids_.emplace(std::move(key), static_cast<std::uint32_t>(contexts_.size()));
   if (inserted) contexts_.push_back(c);
+  last_context_ = it->second;
   return it->second;
 }
 
@@ -232,15 +276,19 @@ ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, boo
     for (auto& m : drafts_)
       std::erase_if(m.sources, [&](const Merged::Src& s) { return s.feed == feed; });
   }
+  const size_t need = drafts_.size() + batch.indicators.size();
+  reserveSlots(need);
+  if (need > drafts_.capacity()) drafts_.reserve(std::max(need, drafts_.capacity() * 2));
   for (size_t i = 0; i < batch.indicators.size(); ++i) {
     IndicatorDraft& d = batch.indicators[i];
-    std::string where = i < batch.where.size() ? batch.where[i] : "indicator " + std::to_string(i);
     if (d.valid_until != 0 && d.valid_until < now) {
       ++report.expired;
       continue;
     }
     if (options.warninglists != nullptr && d.type != IndicatorType::kCompound) {
       if (auto list = options.warninglists->match(d.type, d.value)) {
+        std::string where =
+            i < batch.where.size() ? batch.where[i] : "indicator " + std::to_string(i);
         report.suppress(std::move(where), d.value, "on warninglist \"" + *list + "\"");
         continue;
       }
@@ -248,9 +296,8 @@ ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, boo
     if (accepted != nullptr) accepted->push_back(d);
     std::uint32_t ctx = contextId(d.context);
     Merged::Src src{feed, std::move(d.external_id), std::clamp(d.confidence, -1, 100), ctx};
-    auto [it, inserted] =
-        by_key_.emplace(draftKey(d.type, d.value), static_cast<std::uint32_t>(drafts_.size()));
-    if (inserted) {
+    std::uint64_t& slot = slotFor(d.type, d.value);
+    if (slot == 0) {
       ++report.added;
       Merged m;
       m.base = std::move(d);
@@ -258,10 +305,11 @@ ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, boo
       m.base.external_id.clear();
       m.sources.push_back(std::move(src));
       drafts_.push_back(std::move(m));
+      slot = newSlot();
       continue;
     }
     ++report.updated;
-    Merged& m = drafts_[it->second];
+    Merged& m = drafts_[draftOf(slot)];
     if (m.sources.empty()) {
       m.base.first_seen = d.first_seen;
       m.base.last_seen = d.last_seen;

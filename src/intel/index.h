@@ -257,12 +257,22 @@ class IndexBuilder {
   };
   std::uint16_t feedId(const FeedInfo& feed);
   std::uint32_t contextId(const Context& ctx);
+  // The slot of (type, value) in slots_: high 32 bits of its hash | its draft number + 1, or 0
+  // where a new one goes (set it with newSlot()).
+  std::uint64_t& slotFor(IndicatorType type, std::string_view value);
+  std::uint64_t newSlot() const { return last_tag_ | drafts_.size(); }  // after the push_back
+  static std::uint32_t draftOf(std::uint64_t slot) { return static_cast<std::uint32_t>(slot) - 1; }
+  void reserveSlots(size_t drafts);
 
   std::vector<Merged> drafts_;
-  std::unordered_map<std::string, std::uint32_t> by_key_;  // type byte + value
+  // Open addressing over drafts_ (load at most 1/2), keyed by type and value without a string per
+  // key; the hash bits in each slot spare a look at the draft for all but true matches.
+  std::vector<std::uint64_t> slots_;
+  std::uint64_t last_tag_ = 0;
   std::vector<FeedInfo> feeds_;
   std::vector<Context> contexts_;
   std::unordered_map<std::string, std::uint32_t> context_ids_;
+  std::uint32_t last_context_ = 0;  // rows of one feed often share their context
 };
 
 // The index the matcher reads: swapped atomically when feeds change.

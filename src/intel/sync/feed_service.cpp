@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -70,7 +71,7 @@ Context contextOf(const std::string& text) {
   return c;
 }
 
-store::IntelIndicatorRow rowOf(const IndicatorDraft& d) {
+store::IntelIndicatorRow rowOf(const IndicatorDraft& d, const std::string* context_json = nullptr) {
   store::IntelIndicatorRow r;
   r.type = std::string(indicatorTypeName(d.type));
   r.value = d.value;
@@ -85,11 +86,41 @@ store::IntelIndicatorRow rowOf(const IndicatorDraft& d) {
   r.last_seen = d.last_seen;
   r.valid_from = d.valid_from;
   r.valid_until = d.valid_until;
-  r.context_json = contextJson(d.context);
+  r.context_json = context_json ? *context_json : contextJson(d.context);
   return r;
 }
 
-std::optional<IndicatorDraft> draftOf(const store::IntelIndicatorRow& r) {
+// Context JSON → Context, parsed once per distinct text: the rows of a feed share few contexts,
+// and a JSON parse per row was most of a million-row load.
+class ContextCache {
+ public:
+  const Context& get(const std::string& text) {
+    if (text.empty() || text == "{}") return empty_;
+    if (text == last_text_) return *last_;
+    auto it = map_.find(text);
+    if (it == map_.end()) {
+      if (map_.size() >= kMaxEntries) {
+        scratch_ = contextOf(text);
+        last_text_.clear();
+        return scratch_;
+      }
+      it = map_.emplace(text, contextOf(text)).first;
+    }
+    last_text_ = text;
+    last_ = &it->second;
+    return it->second;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 1 << 16;
+  std::unordered_map<std::string, Context> map_;
+  std::string last_text_;
+  const Context* last_ = nullptr;
+  Context empty_, scratch_;
+};
+
+std::optional<IndicatorDraft> draftOf(const store::IntelIndicatorRow& r,
+                                      ContextCache* contexts = nullptr) {
   auto type = parseIndicatorType(r.type);
   if (!type) return std::nullopt;
   IndicatorDraft d;
@@ -113,7 +144,7 @@ std::optional<IndicatorDraft> draftOf(const store::IntelIndicatorRow& r) {
   d.last_seen = r.last_seen;
   d.valid_from = r.valid_from;
   d.valid_until = r.valid_until;
-  d.context = contextOf(r.context_json);
+  d.context = contexts ? contexts->get(r.context_json) : contextOf(r.context_json);
   return d;
 }
 
@@ -436,7 +467,20 @@ core::Result<ImportOutcome> FeedService::runImport(
   out.report = builder.add(std::move(*batch), bo, !incremental, &accepted);
   std::vector<store::IntelIndicatorRow> rows;
   rows.reserve(accepted.size());
-  for (const auto& d : accepted) rows.push_back(rowOf(d));
+  {
+    // The context JSON once per run of equal contexts, not once per row.
+    const Context* last = nullptr;
+    std::string last_json;
+    for (const auto& d : accepted) {
+      const bool same = last != nullptr && d.context == *last;
+      store::IntelIndicatorRow r = rowOf(d, same ? &last_json : nullptr);
+      if (!same) {
+        last = &d.context;
+        last_json = r.context_json;
+      }
+      rows.push_back(std::move(r));
+    }
+  }
   accepted.clear();
   accepted.shrink_to_fit();
   out.record.ok = true;
@@ -472,6 +516,7 @@ core::Result<std::shared_ptr<const Index>> FeedService::buildFromStore(core::Org
     batch.reset();
   };
   store::IntelFeedId current = 0;
+  ContextCache contexts;
   auto s = store_.intel().forEachIndicator(
       org, true, [&](const store::IntelFeed& feed, const store::IntelIndicatorRow& row) {
         if (feed.id != current) {
@@ -480,7 +525,7 @@ core::Result<std::shared_ptr<const Index>> FeedService::buildFromStore(core::Org
           batch.emplace();
           batch->feed = FeedInfo{feed.name, feed.default_confidence};
         }
-        if (auto d = draftOf(row)) batch->indicators.push_back(std::move(*d));
+        if (auto d = draftOf(row, &contexts)) batch->indicators.push_back(std::move(*d));
         return true;
       });
   if (!s) return fail(s.error());

@@ -83,6 +83,11 @@ CREATE TABLE intel_settings (
   updated_at BIGINT NOT NULL
 );
 )sql"},
+      // Loading an organisation's index reads each feed's rows in import order: with (feed_id) —
+      // ordered by (feed_id, rowid) — that is one walk with no sort and the rows in page order.
+      {2002, R"sql(
+CREATE INDEX intel_indicators_feed ON intel_indicators (feed_id);
+)sql"},
   };
   return kMigrations;
 }

@@ -52,6 +52,23 @@ constexpr const char* kIndicatorColumns =
     "id, feed_id, type, value, atoms_json, external_id, confidence, first_seen, last_seen, "
     "valid_from, valid_until, context_json";
 
+// Into an existing row: assigning keeps the strings' buffers, so a million-row walk does not
+// allocate per row.
+void fillIndicator(const Statement& st, IntelIndicatorRow& r) {
+  r.id = st.i64(0);
+  r.feed_id = st.i64(1);
+  r.type.assign(st.textView(2));
+  r.value.assign(st.textView(3));
+  r.atoms_json.assign(st.textView(4));
+  r.external_id.assign(st.textView(5));
+  r.confidence = st.i32(6);
+  r.first_seen = st.i64(7);
+  r.last_seen = st.i64(8);
+  r.valid_from = st.i64(9);
+  r.valid_until = st.i64(10);
+  r.context_json.assign(st.textView(11));
+}
+
 IntelIndicatorRow indicatorFromRow(const Statement& st, int at = 0) {
   IntelIndicatorRow r;
   r.id = st.i64(at + 0);
@@ -362,10 +379,12 @@ Status SqliteIntelStore::forEachIndicator(
       TDI_TRY(st, c.prepare(std::string("SELECT ") + kIndicatorColumns +
                             " FROM intel_indicators WHERE feed_id = ? ORDER BY id"));
       st->bind(1, feed.id);
+      IntelIndicatorRow r;
       while (true) {
         TDI_TRY(more, st->step());
         if (!more) break;
-        if (!row(feed, indicatorFromRow(*st))) {
+        fillIndicator(*st, r);
+        if (!row(feed, r)) {
           st->reset();
           return {};
         }
