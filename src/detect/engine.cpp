@@ -281,8 +281,9 @@ struct Engine::Impl {
     ExactTable exact_ci_table, exact_cs_table;  // the same, for lookups
     size_t exact_max = 0;                       // longest literal: longer values cannot hit
     size_t min_len = 0;  // shortest text any pattern of `db` can match: shorter ones skip it
-    // When `db` holds only a few plain literals (DirectPattern), them: a short value is tested
-    // against each directly, cheaper than a Hyperscan call (whose fixed cost dominates there).
+    // When `db` holds only a few plain literals (DirectPattern), their patterns: a short value
+    // is tested against each directly, cheaper than a Hyperscan call (whose fixed cost
+    // dominates on short values).
     std::vector<std::uint32_t> direct;
   };
   std::vector<Db> dbs;  // per (group, slot) that has patterns; slot fields.size() = keywords
