@@ -297,6 +297,11 @@ struct Engine::Impl {
   std::vector<std::pair<std::uint32_t, std::int32_t>> rule_eval;
   std::vector<std::uint8_t> group_keywords;    // group -> its rules search keywords
   std::vector<std::uint32_t> logsource_slots;  // slots the logsource conditions read
+  // Every slot a logsource condition looks at (literals or other checks): the routing of an
+  // event depends on their values only, so a matcher caches it by them (route_cacheable is
+  // false when a condition searches keywords).
+  std::vector<std::uint32_t> route_slots;
+  bool route_cacheable = true;
   hs_scratch_t* scratch = nullptr;
   std::vector<std::uint32_t> trigger_offsets;  // pattern -> rules whose evaluation it triggers
   std::vector<std::uint32_t> trigger_rules;
@@ -1406,6 +1411,33 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
     }
   }
   std::sort(impl.logsource_slots.begin(), impl.logsource_slots.end());
+  {
+    std::vector<std::uint32_t> stack(impl.logsource_roots.begin(), impl.logsource_roots.end());
+    std::set<std::uint32_t> slots(impl.logsource_slots.begin(), impl.logsource_slots.end());
+    while (!stack.empty()) {
+      const Node& n = impl.nodes[stack.back()];
+      stack.pop_back();
+      if (n.kind == Node::Kind::kNot) stack.push_back(n.a);
+      if (n.kind == Node::Kind::kAnd || n.kind == Node::Kind::kOr) {
+        for (std::uint32_t i = 0; i < n.n; ++i) stack.push_back(impl.kids[n.a + i]);
+      }
+      if (n.kind != Node::Kind::kLeaf) continue;
+      const Leaf& leaf = impl.leaves[n.a];
+      if (leaf.slot < 0) {
+        impl.route_cacheable = false;
+      } else {
+        slots.insert(static_cast<std::uint32_t>(leaf.slot));
+      }
+      for (const auto& group : leaf.groups) {
+        for (auto ci : group) {
+          if (impl.checks[ci].ref_slot >= 0) {
+            slots.insert(static_cast<std::uint32_t>(impl.checks[ci].ref_slot));
+          }
+        }
+      }
+    }
+    impl.route_slots.assign(slots.begin(), slots.end());
+  }
 
   // Which rules each pattern hit makes worth evaluating; rules no literal guards are evaluated
   // whenever their group is active.
@@ -1590,6 +1622,9 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
 
 namespace {
 
+// Routing decisions a matcher remembers (event kinds: a log has tens to hundreds).
+constexpr size_t kRouteCacheSize = 4096;
+
 // Longest value tested directly against the literals of a small database (see Db::direct).
 constexpr size_t kDirectScanBytes = 128;
 
@@ -1675,6 +1710,9 @@ struct Matcher::State {
   std::vector<std::uint32_t> candidates;
   std::vector<std::uint32_t> active;           // the groups this event's logsources route it to
   std::vector<std::uint32_t> db_stamp;         // epoch at which a lazy database was last scanned
+  // Routing decisions by the values of Engine::Impl::route_slots: the logsources found true.
+  std::unordered_map<std::string, std::vector<std::uint32_t>> route_cache;
+  std::string route_key;
   std::vector<std::string_view> nul_keywords;  // keyword values with a NUL, scanned alone
   std::int32_t layout = -1;
   std::string keywords;  // the keyword values joined by NULs, scanned at once
@@ -2034,23 +2072,57 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
 
   // 1. Route: the literals of the logsource conditions (Channel, EventID ...), then the
   // conditions those hits may make true, and those no literal guards.
-  for (const std::uint32_t s : impl.logsource_slots) {
-    if (st.fields.present(s)) scanSlot(kGroupLogsource, s);
-  }
+  // Events of one kind (same Channel, EventID, provider ...) are routed alike: the decision
+  // is cached per thread by the values the logsource conditions read (kind, length and text of
+  // each value of each such field).
   st.active.clear();
   st.active.push_back(kGroupAny);
-  auto routeTo = [&](std::uint32_t l) {
-    if (st.ls_stamp[l] == st.epoch) return;
-    st.ls_stamp[l] = st.epoch;
-    st.ls_value[l] = eval.node(impl.logsource_roots[l]) ? 1 : 0;
-    if (st.ls_value[l]) st.active.push_back(kGroupFirstLogsource + l);
-  };
-  for (auto p : st.hit_list) {
-    for (auto i = impl.ls_trigger_offsets[p]; i < impl.ls_trigger_offsets[p + 1]; ++i) {
-      routeTo(impl.ls_trigger_rules[i]);
+  const std::vector<std::uint32_t>* cached_route = nullptr;
+  if (impl.route_cacheable) {
+    std::string& key = st.route_key;
+    key.clear();
+    for (const std::uint32_t s : impl.route_slots) {
+      const auto values = st.fields.values(s);
+      key += static_cast<char>(values.size());
+      for (const auto& v : values) {
+        const auto len = static_cast<std::uint32_t>(v.text.size());
+        key += static_cast<char>(v.kind);
+        key.append(reinterpret_cast<const char*>(&len), sizeof len);
+        key.append(v.text);
+      }
+    }
+    if (auto it = st.route_cache.find(key); it != st.route_cache.end()) cached_route = &it->second;
+  }
+  if (cached_route) {
+    for (const auto l : *cached_route) {
+      st.ls_stamp[l] = st.epoch;
+      st.ls_value[l] = 1;
+      st.active.push_back(kGroupFirstLogsource + l);
+    }
+  } else {
+    for (const std::uint32_t s : impl.logsource_slots) {
+      if (st.fields.present(s)) scanSlot(kGroupLogsource, s);
+    }
+    auto routeTo = [&](std::uint32_t l) {
+      if (st.ls_stamp[l] == st.epoch) return;
+      st.ls_stamp[l] = st.epoch;
+      st.ls_value[l] = eval.node(impl.logsource_roots[l]) ? 1 : 0;
+      if (st.ls_value[l]) st.active.push_back(kGroupFirstLogsource + l);
+    };
+    for (auto p : st.hit_list) {
+      for (auto i = impl.ls_trigger_offsets[p]; i < impl.ls_trigger_offsets[p + 1]; ++i) {
+        routeTo(impl.ls_trigger_rules[i]);
+      }
+    }
+    for (auto l : impl.ls_always) routeTo(l);
+    if (impl.route_cacheable && st.route_cache.size() < kRouteCacheSize) {
+      std::vector<std::uint32_t> route;
+      for (size_t i = 1; i < st.active.size(); ++i) {
+        route.push_back(st.active[i] - kGroupFirstLogsource);
+      }
+      st.route_cache.emplace(st.route_key, std::move(route));
     }
   }
-  for (auto l : impl.ls_always) routeTo(l);
   const size_t routing_hits = st.hit_list.size();
 
   // 2. One scan per present field and active group of all the literals the group's rules have

@@ -129,6 +129,28 @@ detection:
   }
 }
 
+TEST(EventTest, OneMatcherRoutesEachEventByItsOwnKind) {
+  // A matcher remembers routing decisions by the logsource fields' values: events of kinds seen
+  // before, interleaved, must still be routed by their own values (including absent fields).
+  auto e = compile({kProcRule});
+  Matcher m(e);
+  const std::string sysmon1 = R"({"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"},
+     "EventData":{"Image":"C:\\whoami.exe"}}})";
+  const std::string sysmon11 = R"({"Event":{"System":{"EventID":11,"Channel":"Microsoft-Windows-Sysmon/Operational"},
+     "EventData":{"Image":"C:\\whoami.exe"}}})";
+  const std::string no_channel = R"({"Event":{"System":{"EventID":1},"EventData":{"Image":"C:\\whoami.exe"}}})";
+  const std::string security = R"({"Event":{"System":{"EventID":4688,"Channel":"Security"},
+     "EventData":{"Image":"C:\\whoami.exe"}}})";
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [event, expected] : {std::pair{sysmon1, true}, std::pair{sysmon11, false},
+                                          std::pair{no_channel, false}, std::pair{security, true}}) {
+      std::vector<std::uint32_t> hits;
+      ASSERT_TRUE(m.evaluate(event, hits).has_value());
+      EXPECT_EQ(hits.size() == 1, expected) << round << " " << event;
+    }
+  }
+}
+
 TEST(EventTest, TextValuesAndUserDataAreRead) {
   auto e = compile({R"(title: svc
 logsource: {product: windows, service: system}
