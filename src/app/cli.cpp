@@ -13,7 +13,8 @@ std::unique_ptr<store::Store> openStoreOrFail(const std::string& url) {
 }
 
 void addStoreOption(CLI::App* command, std::string& url) {
-  command->add_option("--store", url, "Store URL: sqlite:PATH")->capture_default_str();
+  command->add_option("--store", url, "Store URL: sqlite:PATH or postgresql://user@host/db")
+      ->capture_default_str();
 }
 
 std::string readSecretLine() {

@@ -34,7 +34,8 @@ Result<std::unique_ptr<Store>> openStore(const std::string& url) {
     return std::unique_ptr<Store>(std::move(*store));
   }
   return core::fail(core::ErrorCode::kInvalidArgument,
-                    "unknown store URL '" + url + "' (expected sqlite:PATH)", "store");
+                    "unknown store URL '" + url + "' (expected sqlite:PATH or postgresql://…)",
+                    "store");
 }
 
 }  // namespace td::store

@@ -76,6 +76,9 @@ class SqliteStatement final : public sql::Statement {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
+  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL: the value's own
+  // type (SQLite types values, not columns), for copying rows elsewhere.
+  int columnType(int col) const { return sqlite3_column_type(stmt_, col); }
   sqlite3_stmt* raw() { return stmt_; }
 
  private:
