@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Intel on the store from end to end: `threatdesk intel import` (a bad line reported, the good
-# ones kept; a malformed feed refused in one line with the indicators kept), then `serve --demo`
+# ones kept; a malformed feed refused in one line with the indicators kept), a project's matching
+# settings (`intel settings`), then `serve --demo`
 # with the demo feed, an uploaded feed, an event ingested over HTTP raising an intel threat, and
 # the indicator search.
 source "$(dirname "$0")/lib.sh"
@@ -16,6 +17,16 @@ expect_cli_error "malformed feed refused in one line" intel import --store "$STO
 printf 'ip\n198.51.100.1\n' >"$WORK/c2.csv"
 again=$("$TD_BIN" intel import --store "$STORE" --format csv --json "$WORK/c2.csv")
 expect_match "kept after the failure: the value is known" "$again" '"updated": 1'
+
+# A project's matching settings from the command line: changed, kept, a bad entry refused in one line.
+"$TD_BIN" project add --store "$STORE" --org Acme --name web >/dev/null
+set_out=$("$TD_BIN" intel settings --store "$STORE" --project web --allow 10.0.0.0/8 --unsafe-ports 23 --suppression-minutes 60)
+expect_match "settings saved" "$set_out" 'saved'
+shown=$("$TD_BIN" intel settings --store "$STORE" --project web --json)
+expect_match "allow-list kept" "$shown" '"10\.0\.0\.0/8"'
+expect_match "period kept" "$shown" '"suppression_minutes": 60'
+expect_cli_error "bad allow-list entry refused" intel settings --store "$STORE" --project web --allow 'not a value!'
+expect_cli_error "port in two classes refused" intel settings --store "$STORE" --project web --ignore-ports 23
 
 # The server with demo data (a fresh store).
 STORE="sqlite:$WORK/demo.db"
