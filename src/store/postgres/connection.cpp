@@ -89,6 +89,46 @@ std::string replaceWords(std::string_view text, std::string_view from, std::stri
   return out;
 }
 
+// SQLite's scalar max(a, b, …) and min(a, b, …) (two or more arguments; one argument is the
+// aggregate, which PostgreSQL spells the same) become greatest(…) and least(…).
+std::string scalarMinMax(std::string_view sql) {
+  std::string out(sql);
+  for (std::size_t i = 0; i + 4 <= out.size(); ++i) {
+    if (out[i] == '\'' || out[i] == '"') {  // skip quoted text
+      const char q = out[i];
+      for (++i; i < out.size() && out[i] != q; ++i) {
+      }
+      continue;
+    }
+    if (i > 0 && isIdentChar(out[i - 1])) continue;
+    std::string word;
+    for (std::size_t j = i; j < out.size() && j < i + 3; ++j)
+      word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(out[j]))));
+    if (word != "max" && word != "min") continue;
+    std::size_t open = i + 3;
+    while (open < out.size() && out[open] == ' ') ++open;
+    if (open >= out.size() || out[open] != '(') continue;
+    int depth = 0;
+    bool top_comma = false;
+    for (std::size_t j = open; j < out.size(); ++j) {
+      const char c = out[j];
+      if (c == '\'' || c == '"') {
+        for (++j; j < out.size() && out[j] != c; ++j) {
+        }
+        continue;
+      }
+      if (c == '(') ++depth;
+      if (c == ')' && --depth == 0) break;
+      if (c == ',' && depth == 1) top_comma = true;
+    }
+    if (!top_comma) continue;
+    const std::string to = word == "max" ? "greatest" : "least";
+    out.replace(i, 3, to);
+    i += to.size() - 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string translateSql(std::string_view sql, const std::vector<sql::ParamType>& types,
@@ -117,7 +157,8 @@ std::string translateSql(std::string_view sql, const std::vector<sql::ParamType>
       }
   }
   int highest = 0;
-  return rewriteOutsideQuotes(sql, [&](std::string_view part, std::string& out) {
+  const std::string portable = scalarMinMax(sql);
+  return rewriteOutsideQuotes(portable, [&](std::string_view part, std::string& out) {
     for (std::size_t i = 0; i < part.size(); ++i) {
       if (part[i] != '?') {
         out.push_back(part[i]);

@@ -28,6 +28,7 @@ namespace td::store::postgres {
 using core::Result;
 using core::Status;
 
+// Scalar max(a, b) / min(a, b) become greatest / least (aggregates stay).
 // `?` and `?N` placeholders (outside quoted literals and identifiers) become `$N`; a bare `?`
 // takes the number after the highest one seen so far, as SQLite numbers them. With `types`
 // (index N-1 for $N), each placeholder of a known type carries a cast (`$1::int8`), so that

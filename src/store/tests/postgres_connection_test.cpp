@@ -38,6 +38,13 @@ TEST(PostgresSqlTranslation, UnusedNumbersAreSkippedWhenRenumbering) {
   EXPECT_EQ(used, (std::vector<int>{3, 5, 6}));
 }
 
+TEST(PostgresSqlTranslation, ScalarMaxAndMinBecomeGreatestAndLeast) {
+  EXPECT_EQ(translateSql("SET a = max(a - 1, 0), b = MIN(coalesce(b, 0), ?), c = max(x)"),
+            "SET a = greatest(a - 1, 0), b = least(coalesce(b, 0), $1), c = max(x)");
+  EXPECT_EQ(translateSql("SELECT max(f(a, b)), 'max(1, 2)', maximum(1, 2) FROM t"),
+            "SELECT max(f(a, b)), 'max(1, 2)', maximum(1, 2) FROM t");
+}
+
 TEST(PostgresSqlTranslation, MigrationTypesBecomePostgresTypes) {
   EXPECT_EQ(translateDdl("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, "
                          "blob_col BLOB, r REAL, note TEXT DEFAULT 'INTEGER')"),

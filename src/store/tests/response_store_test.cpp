@@ -211,7 +211,7 @@ TEST_P(ResponseStoreTest, PruneDeletesDeliveredOutboxRowsOnly) {
   EXPECT_EQ(store().claimOutbox(10, 1000)->size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ResponseStoreTest, ::testing::Values(sqliteBackend()),
+INSTANTIATE_TEST_SUITE_P(Backends, ResponseStoreTest, ::testing::Values(sqliteBackend(), postgresBackend()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
