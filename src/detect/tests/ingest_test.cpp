@@ -1,5 +1,6 @@
 // Offline ingest: NDJSON (plain and gzip) through the engine to NDJSON detections, bad lines
-// counted by number, correlations across worker threads, detections handed to a sink.
+// counted by number, correlations across worker threads, detections handed to a sink, extra
+// stages beside the rules or alone.
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -113,6 +114,51 @@ TEST(IngestTest, PlainAndGzipWithBadLinesOnOneAndTwoThreads) {
       }
       EXPECT_EQ(brute, 4u);
     }
+  }
+}
+
+// A stage that counts events holding "bob" and writes one line for each.
+class BobStage : public IngestStage {
+ public:
+  long event(std::string_view line, bool padded, std::uint64_t line_no, std::string& out,
+             std::vector<core::Detection>*) noexcept override {
+    if (!padded) return 0;
+    if (line.empty() || line.front() != '{') return -1;
+    if (line.find("bob") == std::string_view::npos) return 0;
+    out += "{\"stage\":\"bob\",\"line\":" + std::to_string(line_no) + "}\n";
+    return 1;
+  }
+};
+
+TEST(IngestTest, ExtraStagesSeeEveryEventBesideTheRulesOrAlone) {
+  TempDir dir;
+  std::ofstream(dir.path / "e.ndjson") << events(20);
+  IngestOptions opts;
+  opts.inputs = {(dir.path / "e.ndjson").string()};
+  opts.out = (dir.path / "out.ndjson").string();
+  opts.stages.push_back([] { return std::make_unique<BobStage>(); });
+  for (int threads : {1, 2}) {
+    opts.threads = threads;
+    // With rules: the engine judges the bad line; the stage sees the 20 good events.
+    auto s = runOfflineIngest(testing::compile({kRules}), opts);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    ASSERT_EQ(s->per_stage.size(), 1u);
+    EXPECT_EQ(s->per_stage[0], 20u);
+    EXPECT_EQ(s->detections, 4u);
+    EXPECT_EQ(countLines(dir.path / "out.ndjson"), 24u);  // 4 correlations + 20 stage lines
+    // No rules: only the stage runs, and its -1 makes the line bad.
+    LoadReport report;
+    auto empty = Engine::build({}, {}, report);
+    ASSERT_TRUE(empty.has_value()) << empty.error().message;
+    s = runOfflineIngest(*empty, opts);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(s->events, 21u);
+    EXPECT_EQ(s->bad_events, 1u);
+    ASSERT_EQ(s->bad_lines.size(), 1u);
+    EXPECT_EQ(s->bad_lines[0].line, 4u);
+    EXPECT_EQ(s->per_stage[0], 20u);
+    EXPECT_EQ(s->detections, 0u);
+    EXPECT_EQ(countLines(dir.path / "out.ndjson"), 20u);
   }
 }
 
