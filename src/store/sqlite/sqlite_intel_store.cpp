@@ -110,7 +110,8 @@ IntelImport importFromRow(const Statement& st) {
 
 Status bumpVersion(Connection& c, OrgId org) {
   TDI_TRY(st, c.prepare("INSERT INTO intel_versions (org_id, version) VALUES (?, 1) "
-                        "ON CONFLICT (org_id) DO UPDATE SET version = version + 1"));
+                        "ON CONFLICT (org_id) DO UPDATE SET "
+                        "version = intel_versions.version + 1"));
   st->bind(1, org);
   return st->run();
 }
@@ -264,14 +265,17 @@ Result<IntelImport> SqliteIntelStore::recordImport(const IntelImport& import,
                        "INSERT INTO intel_indicators (feed_id, type, value, atoms_json, "
                        "external_id, confidence, first_seen, last_seen, valid_from, valid_until, "
                        "context_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                       // The existing row's columns are named with their table, as
+                       // PostgreSQL requires beside excluded.
                        "ON CONFLICT (feed_id, type, value) DO UPDATE SET "
-                       "confidence = max(confidence, excluded.confidence), "
-                       "external_id = CASE WHEN external_id = '' THEN excluded.external_id "
-                       "ELSE external_id END, "
-                       "first_seen = CASE WHEN first_seen = 0 OR (excluded.first_seen <> 0 AND "
-                       "excluded.first_seen < first_seen) THEN excluded.first_seen ELSE "
-                       "first_seen END, "
-                       "last_seen = max(last_seen, excluded.last_seen), "
+                       "confidence = max(intel_indicators.confidence, excluded.confidence), "
+                       "external_id = CASE WHEN intel_indicators.external_id = '' "
+                       "THEN excluded.external_id ELSE intel_indicators.external_id END, "
+                       "first_seen = CASE WHEN intel_indicators.first_seen = 0 OR "
+                       "(excluded.first_seen <> 0 AND "
+                       "excluded.first_seen < intel_indicators.first_seen) "
+                       "THEN excluded.first_seen ELSE intel_indicators.first_seen END, "
+                       "last_seen = max(intel_indicators.last_seen, excluded.last_seen), "
                        "valid_from = excluded.valid_from, valid_until = excluded.valid_until, "
                        "atoms_json = excluded.atoms_json, context_json = excluded.context_json"));
       for (const auto& r : rows) {
@@ -308,7 +312,7 @@ Result<IntelImport> SqliteIntelStore::recordImport(const IntelImport& import,
     TDI_CHECK(st->run());
     out.id = c.lastInsertId();
     TDI_TRY(up, c.prepare("UPDATE intel_feeds SET last_import_at = ?, last_status = ?, "
-                          "cursor = CASE WHEN ?3 THEN ? ELSE cursor END, "
+                          "cursor = CASE WHEN ?3 <> 0 THEN ? ELSE cursor END, "
                           "indicator_count = (SELECT count(*) FROM intel_indicators "
                           "WHERE feed_id = ?5) WHERE id = ?5"));
     up->bind(1, import.finished_at)
@@ -600,7 +604,9 @@ Result<IntelSettings> SqliteIntelStore::putSettings(const IntelSettings& setting
         .bind(8, out.updated_at);
     auto r = st->run();
     if (!r) {
-      if (r.error().message.find("FOREIGN KEY") != std::string::npos)
+      // SQLite says "FOREIGN KEY constraint failed", PostgreSQL "violates foreign key".
+      if (r.error().message.find("FOREIGN KEY") != std::string::npos ||
+          r.error().message.find("foreign key") != std::string::npos)
         return fail(ErrorCode::kNotFound, "no project " + std::to_string(out.project_id),
                     "project");
       return fail(r.error());

@@ -255,7 +255,8 @@ TEST_P(IntelStoreTest, ProjectSettingsDefaultThenKeepWhatWasPut) {
   EXPECT_FALSE(store().intel().putSettings(bad));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, IntelStoreTest, ::testing::Values(sqliteBackend()), backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, IntelStoreTest, ::testing::Values(sqliteBackend(), postgresBackend()),
+                         backendName);
 
 }  // namespace
 }  // namespace td::store::testing
