@@ -128,6 +128,7 @@ class PgConnection final : public sql::Connection {
   std::string migrationSql(std::string_view sqlite_ddl) const override {
     return translateDdl(sqlite_ddl);
   }
+  std::string_view claimLock() const override { return " FOR UPDATE SKIP LOCKED"; }
   Status beginWrite() override { return exec("BEGIN"); }
   // One snapshot for every read of the transaction, as SQLite's read transactions give.
   Status beginRead() override { return exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }

@@ -94,6 +94,11 @@ class Connection {
   virtual Status exec(std::string_view sql) = 0;
   // A migration written in SQLite's DDL, in this database's (column types, identity keys).
   virtual std::string migrationSql(std::string_view sqlite_ddl) const = 0;
+  // Appended to the SELECT that picks rows to claim (outbox, deliveries, due feeds), so that
+  // two nodes claiming at once never pick the same row and neither waits for the other:
+  // " FOR UPDATE SKIP LOCKED" on PostgreSQL; nothing on SQLite, whose one writer at a time
+  // (BEGIN IMMEDIATE across processes) does the same.
+  virtual std::string_view claimLock() const = 0;
 
   // A write transaction (SQLite: BEGIN IMMEDIATE, taking the write lock at once) and a read
   // transaction (one consistent snapshot for several reads).

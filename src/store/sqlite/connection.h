@@ -100,6 +100,7 @@ class SqliteConnection final : public sql::Connection {
   std::string migrationSql(std::string_view sqlite_ddl) const override {
     return std::string(sqlite_ddl);
   }
+  std::string_view claimLock() const override { return {}; }
   // BEGIN IMMEDIATE: the write lock is taken at once, so a transaction never fails half-way
   // because another connection wrote first.
   Status beginWrite() override { return exec("BEGIN IMMEDIATE"); }

@@ -454,13 +454,12 @@ Result<std::vector<IntelFeed>> SqliteIntelStore::claimDueFeeds(TimeMs now, TimeM
   auto s = store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
     TDI_CHECK(tx.begin());
-    // PostgreSQL: the same SELECT with FOR UPDATE SKIP LOCKED, so that two nodes never claim one
-    // feed; on SQLite the single writer (and BEGIN IMMEDIATE across processes) does that.
+    // Two nodes never claim one feed (see Connection::claimLock).
     {
       TDI_TRY(st, c.prepare(std::string("SELECT ") + kFeedColumns +
                             " FROM intel_feeds WHERE enabled = 1 AND refresh_minutes > 0 AND "
                             "next_run_at IS NOT NULL AND next_run_at <= ? "
-                            "ORDER BY next_run_at LIMIT ?"));
+                            "ORDER BY next_run_at LIMIT ?" + std::string(c.claimLock())));
       st->bind(1, now).bind(2, limit);
       while (true) {
         TDI_TRY(row, st->step());

@@ -367,8 +367,8 @@ Result<std::vector<Delivery>> SqliteResponseStore::claimDeliveries(int limit, Ti
     TD_TRY(st, c.prepare(std::string("UPDATE deliveries SET claimed_until = ?, attempts = "
                                      "attempts + 1 WHERE id IN (SELECT id FROM deliveries WHERE "
                                      "status = 0 AND next_at <= ? AND (claimed_until IS NULL OR "
-                                     "claimed_until <= ?) ORDER BY next_at, id LIMIT ?)") +
-                         kDeliveryReturning));
+                                     "claimed_until <= ?) ORDER BY next_at, id LIMIT ?") +
+                         std::string(c.claimLock()) + ")" + kDeliveryReturning));
     st->bind(1, now + lease_ms).bind(2, now).bind(3, now).bind(4, limit);
     TD_TRY(rows, readAll<Delivery>(st, deliveryFromRow));
     out = std::move(rows);

@@ -1654,9 +1654,8 @@ Result<std::vector<OutboxEvent>> SqliteStore::claimOutbox(int limit, TimeMs leas
   TD_TRY(st, writer_->prepare(
                  std::string("UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 "
                              "WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND "
-                             "(claimed_until IS NULL OR claimed_until <= ?) ORDER BY id LIMIT ?) "
-                             "RETURNING ") +
-                 kOutboxColumns));
+                             "(claimed_until IS NULL OR claimed_until <= ?) ORDER BY id LIMIT ?") +
+                 std::string(writer_->claimLock()) + ") RETURNING " + kOutboxColumns));
   st->bind(1, now + lease_ms).bind(2, now).bind(3, limit);
   std::vector<OutboxEvent> out;
   while (true) {
