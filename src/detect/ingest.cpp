@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -20,14 +21,29 @@ constexpr size_t kBatchBytes = 1 << 20;
 constexpr size_t kMaxBadLines = 100;
 constexpr size_t kMaxLineBytes = 64 << 20;
 
-// A run of whole lines, copied into one buffer followed by simdjson padding.
+// A run of whole lines read straight into one buffer (the bytes after each line, then simdjson
+// padding after the last one, are readable, so lines are parsed in place without a copy).
 struct Batch {
-  std::string data;
+  std::unique_ptr<char[]> buf;  // default-initialised: no zero fill of a megabyte per batch
+  size_t cap = 0;               // usable bytes; SIMDJSON_PADDING more are allocated
+  size_t size = 0;              // bytes read into buf
   std::vector<std::pair<size_t, size_t>> lines;  // offset, length
   std::uint64_t first_line = 0;                  // 1-based number of lines[0]
+  const char* data() const { return buf.get(); }
+
+  // Grows to at least `want` usable bytes, keeping the first `keep`.
+  void reserve(size_t want, size_t keep) {
+    if (want <= cap) return;
+    auto bigger = std::unique_ptr<char[]>(new char[want + simdjson::SIMDJSON_PADDING]);
+    if (keep) std::memcpy(bigger.get(), buf.get(), keep);
+    buf = std::move(bigger);
+    cap = want;
+  }
 };
 
-// Reads lines from plain or gzip files (zlib reads both) in batches.
+// Reads lines from plain or gzip files (zlib reads both) in batches. zlib reads (or inflates)
+// straight into the batch's buffer when asked for at least its own buffer's size; only the
+// unfinished last line of a batch is carried over into the next one.
 class LineReader {
  public:
   explicit LineReader(const std::vector<std::string>& inputs) : inputs_(inputs) {}
@@ -42,94 +58,116 @@ class LineReader {
 
   // Fills `batch` with the next lines; false at the end of all inputs.
   core::Result<bool> read(Batch& batch) {
-    batch.data.clear();
     batch.lines.clear();
     batch.first_line = line_no_ + 1;
-    while (batch.data.size() < kBatchBytes) {
-      size_t nl = pending_.find('\n', std::max(head_, scan_from_));
-      if (nl == std::string::npos) {
-        // Drop the consumed lines before reading more (once per read, not once per line).
-        pending_.erase(0, head_);
-        head_ = 0;
-        if (pending_.size() > kMaxLineBytes) {
-          return core::fail(core::ErrorCode::kTooLarge, "a line is longer than 64 MiB",
-                            "line " + std::to_string(line_no_ + 1));
-        }
-        scan_from_ = pending_.size();
-        if (!file_) break;
-        char buf[1 << 16];
-        const int n = gzread(file_, buf, sizeof buf);
-        if (n < 0) {
-          int err = 0;
-          return core::fail(core::ErrorCode::kInvalidArgument,
-                            std::string("cannot read input: ") + gzerror(file_, &err),
-                            inputs_[index_]);
-        }
-        if (n == 0) {
-          gzclose(file_);
-          file_ = nullptr;
-          if (pending_.size() > head_) pending_ += '\n';  // last line without a newline
-          if (++index_ < inputs_.size()) {
-            if (auto st = next(); !st) return core::fail(st.error());
-          }
-          continue;
-        }
-        bytes_ += static_cast<std::uint64_t>(n);
-        pending_.append(buf, static_cast<size_t>(n));
+    batch.reserve(kBatchBytes + carry_.size(), 0);
+    if (!carry_.empty()) std::memcpy(batch.buf.get(), carry_.data(), carry_.size());
+    batch.size = carry_.size();
+    carry_.clear();
+    size_t scan = 0;      // where the search for the next newline resumes
+    size_t head = 0;      // start of the first line not yet in batch.lines
+    bool at_eof = false;  // the current input is exhausted: what is left is its last line
+    while (true) {
+      const char* nl = static_cast<const char*>(
+          std::memchr(batch.buf.get() + scan, '\n', batch.size - scan));
+      if (nl) {
+        const size_t at = static_cast<size_t>(nl - batch.buf.get());
+        addLine(batch, head, at);
+        head = scan = at + 1;
         continue;
       }
-      ++line_no_;
-      size_t len = nl - head_;
-      if (len > 0 && pending_[nl - 1] == '\r') --len;
-      batch.lines.emplace_back(batch.data.size(), len);
-      batch.data.append(pending_, head_, len);
-      head_ = nl + 1;
-      scan_from_ = head_;
+      scan = batch.size;
+      if (at_eof || !file_) break;
+      if (!batch.lines.empty() && batch.cap - batch.size < kBatchBytes / 4) break;  // full
+      if (batch.size - head > kMaxLineBytes) {
+        return core::fail(core::ErrorCode::kTooLarge, "a line is longer than 64 MiB",
+                          "line " + std::to_string(line_no_ + 1));
+      }
+      if (batch.cap - batch.size < kBatchBytes / 4) {
+        batch.reserve(batch.cap * 2, batch.size);  // one line longer than the buffer
+      }
+      const size_t want = std::min<size_t>(batch.cap - batch.size, 1u << 30);
+      const int n = gzread(file_, batch.buf.get() + batch.size, static_cast<unsigned>(want));
+      if (n < 0) {
+        int err = 0;
+        return core::fail(core::ErrorCode::kInvalidArgument,
+                          std::string("cannot read input: ") + gzerror(file_, &err),
+                          inputs_[index_]);
+      }
+      if (n == 0) {
+        at_eof = true;
+        continue;
+      }
+      bytes_ += static_cast<std::uint64_t>(n);
+      batch.size += static_cast<size_t>(n);
     }
-    batch.data.append(simdjson::SIMDJSON_PADDING, '\0');
-    return !batch.lines.empty() || file_ != nullptr || head_ < pending_.size();
+    if (at_eof) {
+      if (batch.size > head) addLine(batch, head, batch.size);  // last line without a newline
+      head = batch.size;
+      gzclose(file_);
+      file_ = nullptr;
+      if (++index_ < inputs_.size()) {
+        if (auto st = next(); !st) return core::fail(st.error());
+      }
+    }
+    if (batch.size > head) carry_.assign(batch.buf.get() + head, batch.size - head);
+    return !batch.lines.empty() || file_ != nullptr || !carry_.empty();
   }
 
   std::uint64_t bytes() const { return bytes_; }
 
  private:
+  void addLine(Batch& batch, size_t from, size_t to) {
+    ++line_no_;
+    size_t len = to - from;
+    if (len > 0 && batch.buf[to - 1] == '\r') --len;
+    batch.lines.emplace_back(from, len);
+  }
+
   core::Status next() {
     const std::string& path = inputs_[index_];
     file_ = path == "-" ? gzdopen(dup(0), "rb") : gzopen(path.c_str(), "rb");
     if (!file_) {
       return core::fail(core::ErrorCode::kNotFound, "cannot open " + path, path);
     }
-    gzbuffer(file_, 1 << 20);
+    gzbuffer(file_, 1 << 18);
     return {};
   }
 
   const std::vector<std::string>& inputs_;
   size_t index_ = 0;
   gzFile file_ = nullptr;
-  std::string pending_;
-  size_t head_ = 0;  // start of the first unconsumed line in pending_
-  size_t scan_from_ = 0;
+  std::string carry_;  // the unfinished last line of the previous batch
   std::uint64_t line_no_ = 0;
   std::uint64_t bytes_ = 0;
 };
 
+// Copies runs of bytes that need no escape in one append (most strings have none).
 void appendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (unsigned char c : s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    const char* run = p;
+    while (p < end) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      ++p;
+    }
+    out.append(run, static_cast<size_t>(p - run));
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default: {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, sizeof esc);
+      }
     }
   }
   out += '"';
@@ -149,7 +187,7 @@ struct Worker {
            std::vector<BadLine>& bad) {
     for (size_t i = 0; i < batch.lines.size(); ++i) {
       const auto [off, len] = batch.lines[i];
-      std::string_view line(batch.data.data() + off, len);
+      std::string_view line(batch.data() + off, len);
       size_t start = 0;
       while (start < line.size() && (line[start] == ' ' || line[start] == '\t')) ++start;
       if (start == line.size()) continue;  // blank lines are not events
@@ -166,6 +204,7 @@ struct Worker {
         continue;
       }
       fired.clear();
+      context.clear();
       if (!hits.empty() && !engine->correlations().empty()) {
         // One set of windows for all workers, so that a group's events count together whichever
         // worker saw them.
@@ -183,13 +222,16 @@ struct Worker {
         appendJsonString(out, info.title);
         out += ",\"level\":";
         appendJsonString(out, info.level);
-        out += ",\"host\":";
-        appendJsonString(out, matcher.host());
-        out += ",\"user\":";
-        appendJsonString(out, matcher.user());
-        out += ",\"time\":";
-        const auto t = matcher.time();
-        appendJsonString(out, t ? core::formatRfc3339(t) : "");
+        if (context.empty()) {  // the same for every rule that fired on this event
+          context += ",\"host\":";
+          appendJsonString(context, matcher.host());
+          context += ",\"user\":";
+          appendJsonString(context, matcher.user());
+          context += ",\"time\":";
+          const auto t = matcher.time();
+          appendJsonString(context, t ? core::formatRfc3339(t) : "");
+        }
+        out += context;
         out += ",\"tags\":[";
         for (size_t k = 0; k < info.techniques.size(); ++k) {
           if (k) out += ',';
@@ -251,6 +293,7 @@ struct Worker {
   bool sigma = true;  // false: an engine without rules beside other stages, which run alone
   std::vector<std::uint32_t> hits;
   std::vector<CorrelationHit> fired;
+  std::string context;  // the event's host, user and time as JSON members, once per event
   std::uint64_t events = 0, bad_events = 0, detections_count = 0;
 };
 
