@@ -217,7 +217,8 @@ TEST_F(ReportMailTest, WithoutSmtpTheMailsFailVisiblyAndAReplaySendsThem) {
   respond::Dispatcher dispatcher(*seed_.store, dispatcherOptions(true));
   ASSERT_TRUE(dispatcher.drain());
   EXPECT_EQ(readMessages(mail_dir_).size(), 2u);
-  for (const auto& d : runs()[0].deliveries)
+  const auto replayed = runs();
+  for (const auto& d : replayed[0].deliveries)
     EXPECT_EQ(d.status, "delivered") << d.recipient << ": " << d.last_error;
 }
 

@@ -145,7 +145,7 @@ TEST_P(ReportStoreTest, ARunHandsItsFileAndMailsOverOnceAndListsThem) {
   ReportRunFile file;
   file.file_name = "weekly-2026-11-23.pdf";
   file.content_type = "application/pdf";
-  file.bytes = std::string("%PDF-1.5\n\0\xff binary", 20);
+  file.bytes = std::string("%PDF-1.5\n\0\xff binary", 18);  // NUL and 0xff inside
   std::vector<Delivery> mails;
   for (const char* to : {"soc@example.com", "ana@example.com"}) {
     Delivery d;
@@ -167,7 +167,7 @@ TEST_P(ReportStoreTest, ARunHandsItsFileAndMailsOverOnceAndListsThem) {
   auto listed = reports().getRun(started->id);
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->status, "ok");
-  EXPECT_EQ(listed->bytes, 20);
+  EXPECT_EQ(listed->bytes, 18);
   EXPECT_TRUE(listed->has_file);
   ASSERT_EQ(listed->deliveries.size(), 2u);
   EXPECT_EQ(listed->deliveries[0].recipient, "soc@example.com");
