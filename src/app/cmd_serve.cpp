@@ -49,6 +49,7 @@ struct ServeOptions {
   int intel_tick_seconds = 30;     // how often due feeds are looked for
   std::string smtp;        // SMTP server of e-mail responses
   std::string public_url;  // base of deep links in responses
+  int claim_lease_seconds = 0;  // 0: the dispatcher's defaults (outbox 60 s, deliveries 120 s)
   std::string advisories_dir;    // scheduled OSV import; THREATDESK_ADVISORIES_DIR by default
   int advisories_interval = 60;  // minutes
 };
@@ -135,6 +136,10 @@ void serve(const ServeOptions& o) {
   if (!o.smtp.empty()) respond_options.smtp = orFail(respond::parseSmtpUrl(o.smtp));
   respond_options.public_url =
       o.public_url.empty() ? "http://" + o.listen : o.public_url;
+  if (o.claim_lease_seconds > 0) {
+    respond_options.outbox_lease_ms = o.claim_lease_seconds * core::kSecondMs;
+    respond_options.delivery_lease_ms = o.claim_lease_seconds * core::kSecondMs;
+  }
   respond::Dispatcher dispatcher(*store, respond_options);
 #endif
   // The live event pipeline: events sent to POST /api/v1/ingest go through every registered
@@ -266,6 +271,11 @@ void registerServeCommand(CLI::App& app) {
   cmd->add_option("--public-url", o->public_url,
                   "Base URL of this server for deep links in e-mails and webhooks "
                   "(default: http://<--listen>)");
+  cmd->add_option("--claim-lease", o->claim_lease_seconds,
+                  "Seconds a claimed outbox event or delivery stays with this node; when a node "
+                  "dies, another takes its claims after this long (default: 60 for events, 120 "
+                  "for deliveries; keep it longer than any webhook or SMTP send may take)")
+      ->check(CLI::Range(0, 86400));
 #endif
 #ifdef TD_WITH_INTEL_SYNC
   cmd->add_option("--intel-warninglists", o->intel_warninglists,
