@@ -295,6 +295,13 @@ struct Engine::Impl {
   size_t group_stride = 0;
   // Per rule, what evaluating it reads (root node, logsource index), compact for the hot loop.
   std::vector<std::pair<std::uint32_t, std::int32_t>> rule_eval;
+  // Per rule, a cheap necessary condition checked before its condition nodes are touched: one
+  // of these whole-value numbers (an EventID: 4624) in the slot's values, or gate_slot -1.
+  // A rule triggered by another literal (LogonType 3, TargetUserName Admin*) is so not
+  // evaluated on every event of its log that has that literal but another EventID.
+  std::vector<std::int32_t> gate_slot;
+  std::vector<std::uint32_t> gate_offsets;  // rule -> its range in gate_values
+  std::vector<std::uint32_t> gate_values;
   std::vector<std::uint8_t> group_keywords;    // group -> its rules search keywords
   std::vector<std::uint32_t> logsource_slots;  // slots the logsource conditions read
   // Every slot a logsource condition looks at (literals or other checks): the routing of an
@@ -1248,6 +1255,42 @@ std::optional<Requirement> required(const Engine::Impl& impl, std::uint32_t node
   return std::nullopt;
 }
 
+// The value of a decimal literal without sign or leading zero that fits 9 digits (so that
+// equal numbers are equal texts), or -1.
+std::int64_t gateNumber(std::string_view t) {
+  if (t.empty() || t.size() > 9 || (t.size() > 1 && t[0] == '0')) return -1;
+  std::int64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// A gate of `node` (see Engine::Impl::gate_slot): a leaf of its top-level AND whose required
+// literals are all whole-value numbers on one field.
+std::optional<std::pair<std::uint32_t, std::vector<std::uint32_t>>> gateOf(
+    const Engine::Impl& impl, std::uint32_t node, std::uint32_t keyword_db, int depth = 0) {
+  const Node& n = impl.nodes[node];
+  if (n.kind == Node::Kind::kAnd && depth < 8) {
+    for (std::uint32_t i = 0; i < n.n; ++i) {
+      if (auto g = gateOf(impl, impl.kids[n.a + i], keyword_db, depth + 1)) return g;
+    }
+    return std::nullopt;
+  }
+  if (n.kind != Node::Kind::kLeaf) return std::nullopt;
+  const auto req = required(impl, node);
+  if (!req || req->patterns.empty()) return std::nullopt;
+  std::pair<std::uint32_t, std::vector<std::uint32_t>> gate{impl.patterns[req->patterns[0]].db, {}};
+  for (auto pi : req->patterns) {
+    const Pattern& p = impl.patterns[pi];
+    const std::int64_t v = p.exact ? gateNumber(p.literal) : -1;
+    if (v < 0 || p.db != gate.first || p.db >= keyword_db) return std::nullopt;
+    gate.second.push_back(static_cast<std::uint32_t>(v));
+  }
+  return gate;
+}
+
 }  // namespace
 
 // ---- Engine
@@ -1609,6 +1652,15 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
     impl.ls_trigger_offsets.push_back(static_cast<std::uint32_t>(impl.ls_trigger_rules.size()));
   }
   for (const auto& r : engine->rules_) impl.rule_eval.emplace_back(r.root, r.logsource);
+  impl.gate_offsets.push_back(0);
+  for (const auto& r : engine->rules_) {
+    auto gate = r.info.is_correlation || r.logsource == kUnrouted
+                    ? std::nullopt
+                    : gateOf(impl, r.root, keyword_db);
+    impl.gate_slot.push_back(gate ? static_cast<std::int32_t>(gate->first) : -1);
+    if (gate) impl.gate_values.insert(impl.gate_values.end(), gate->second.begin(), gate->second.end());
+    impl.gate_offsets.push_back(static_cast<std::uint32_t>(impl.gate_values.size()));
+  }
   impl.trigger_offsets.push_back(0);
   for (const auto& t : triggers) {
     impl.trigger_rules.insert(impl.trigger_rules.end(), t.begin(), t.end());
@@ -1713,6 +1765,8 @@ struct Matcher::State {
   // Routing decisions by the values of Engine::Impl::route_slots: the logsources found true.
   std::unordered_map<std::string, std::vector<std::uint32_t>> route_cache;
   std::string route_key;
+  std::int32_t gate_slot = -1;               // the slot whose numbers gate_numbers holds
+  std::vector<std::int64_t> gate_numbers;    // this event's, for Engine::Impl::gate_slot
   std::vector<std::string_view> nul_keywords;  // keyword values with a NUL, scanned alone
   std::int32_t layout = -1;
   std::string keywords;  // the keyword values joined by NULs, scanned at once
@@ -1997,6 +2051,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   for (auto p : st.hit_list) st.hit[p] = 0;
   st.hit_list.clear();
   st.layout = -1;
+  st.gate_slot = -1;
   simdjson::dom::element root;
   if (st.parser.parse(json.data(), json.size(), !padded).get(root) != simdjson::SUCCESS ||
       root.type() != simdjson::dom::element_type::OBJECT) {
@@ -2177,6 +2232,22 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     if (logsource >= 0) {
       const auto ls = static_cast<size_t>(logsource);
       if (st.ls_stamp[ls] != st.epoch || !st.ls_value[ls]) continue;
+    }
+    if (const auto gs = impl.gate_slot[r]; gs >= 0) {
+      if (gs != st.gate_slot) {
+        st.gate_slot = gs;
+        st.gate_numbers.clear();
+        for (const auto& v : st.fields.values(static_cast<std::uint32_t>(gs))) {
+          if (v.kind != ValueKind::kNull && v.kind != ValueKind::kObject) {
+            st.gate_numbers.push_back(gateNumber(v.text));
+          }
+        }
+      }
+      bool open = false;
+      for (auto i = impl.gate_offsets[r]; i < impl.gate_offsets[r + 1] && !open; ++i) {
+        for (const auto n : st.gate_numbers) open |= n == impl.gate_values[i];
+      }
+      if (!open) continue;
     }
     ++stats_.rules_evaluated;
     if (eval.node(root)) matches.push_back(r);

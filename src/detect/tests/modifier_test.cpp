@@ -325,5 +325,24 @@ TEST(ModifierTest, ManyRulesOnOneFieldShareOneScan) {
   EXPECT_EQ(m.stats().rules_evaluated, 0u);
 }
 
+TEST(ModifierTest, RuleOfAnotherEventIdIsNotEvaluated) {
+  // Triggered by the user name (the rarer literal), gated by its EventID: a 4625 of the same
+  // user never reaches the rule's condition.
+  auto e = compile({flatRule(
+      "  sel:\n    EventID: 4624\n    TargetUserName|startswith: 'Administr'\n  condition: sel\n")});
+  Matcher m(e);
+  std::vector<std::uint32_t> hits;
+  ASSERT_TRUE(m.evaluate(R"({"EventID":4625,"TargetUserName":"Administrator"})", hits).has_value());
+  EXPECT_TRUE(hits.empty());
+  EXPECT_EQ(m.stats().rules_evaluated, 0u);
+  ASSERT_TRUE(m.evaluate(R"({"EventID":"04624","TargetUserName":"Administrator"})", hits).has_value());
+  EXPECT_TRUE(hits.empty());
+  ASSERT_TRUE(m.evaluate(R"({"EventID":4624,"TargetUserName":"Administrator"})", hits).has_value());
+  EXPECT_EQ(hits.size(), 1u);
+  hits.clear();
+  ASSERT_TRUE(m.evaluate(R"({"EventID":"4624","TargetUserName":"administrator"})", hits).has_value());
+  EXPECT_EQ(hits.size(), 1u);
+}
+
 }  // namespace
 }  // namespace td::detect
