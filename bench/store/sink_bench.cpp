@@ -3,14 +3,24 @@
 // rows into the same schema, measured in the same run on the same disk.
 //
 //   store_sink_bench [detections=1000000] [batch=2000] [duplicate_share=0.3]
+//
+// TD_BENCH_PG=postgresql://… runs both against PostgreSQL instead of SQLite (each in a new
+// database made on that server); TD_BENCH_NODES=N (PostgreSQL) feeds the sink through N stores
+// on the same database from N threads at once, as N nodes would, the batches dealt round-robin.
+// On PostgreSQL the process's CPU time leaves out the server's: read the wall-clock ratio.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "bench_common.h"
+#include "store/postgres/connection.h"
 #include "store/store.h"
 
 using namespace td;
@@ -47,6 +57,28 @@ std::string tagsJson(const std::vector<std::string>& tags) {
   return out + "]";
 }
 
+// A store for one side of the benchmark: SQLite in `dir`, or a new database on TD_BENCH_PG.
+// With PostgreSQL, `url` receives the database's URL (for further nodes).
+core::Result<std::unique_ptr<store::Store>> openBenchStore(const bench::ScratchDir& dir,
+                                                           const std::string& name,
+                                                           std::string* url) {
+  const char* pg = std::getenv("TD_BENCH_PG");
+  if (!pg || !*pg) {
+    auto s = store::sqlite::SqliteStore::open(dir.path() + "/" + name + ".db");
+    if (!s) return core::fail(s.error());
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  const std::string base = pg;
+  const std::string db = "td_bench_" + name + "_" + std::to_string(getpid());
+  auto admin = store::postgres::PgConnection::open(base);
+  if (!admin) return core::fail(admin.error());
+  if (auto st = (*admin)->exec("CREATE DATABASE " + db); !st) return core::fail(st.error());
+  *url = base.substr(0, base.rfind('/') + 1) + db;
+  auto s = store::sqlite::SqliteStore::openPostgres(*url);
+  if (!s) return core::fail(s.error());
+  return std::unique_ptr<store::Store>(std::move(*s));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,35 +93,68 @@ int main(int argc, char** argv) {
   // --- the sink ---------------------------------------------------------------------------------
   double sink_seconds = 0, sink_cpu = 0;
   std::int64_t created = 0, folded = 0;
+  const char* nodes_env = std::getenv("TD_BENCH_NODES");
+  const int nodes = std::max(1, nodes_env ? std::atoi(nodes_env) : 1);
   {
     bench::ScratchDir dir;
-    auto opened = store::sqlite::SqliteStore::open(dir.path() + "/sink.db");
+    std::string url;
+    auto opened = openBenchStore(dir, "sink", &url);
     if (!opened) {
       std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
       return 1;
     }
-    auto& s = **opened;
-    auto tenant = bench::makeTenant(s, 5);
+    std::vector<std::unique_ptr<store::Store>> stores;
+    stores.push_back(std::move(*opened));
+    auto tenant = bench::makeTenant(*stores[0], 5);
+    for (int k = 1; k < nodes; ++k) {
+      if (url.empty()) {
+        std::fprintf(stderr, "TD_BENCH_NODES needs TD_BENCH_PG\n");
+        return 1;
+      }
+      auto more = store::openStore(url);
+      if (!more) return 1;
+      stores.push_back(std::move(*more));
+    }
+    // Every node builds its batches up front (as events would arrive), then all write at once.
+    std::vector<std::vector<std::vector<core::Detection>>> work(static_cast<size_t>(nodes));
     std::mt19937_64 rng(11);
-    store::Actor actor{std::nullopt, "bench"};
-    std::vector<core::Detection> detections;
-    for (std::int64_t i = 0; i < n; i += static_cast<std::int64_t>(batch)) {
-      detections.clear();
+    size_t b = 0;
+    for (std::int64_t i = 0; i < n; i += static_cast<std::int64_t>(batch), ++b) {
+      std::vector<core::Detection> detections;
       for (std::int64_t j = i; j < std::min<std::int64_t>(n, i + static_cast<std::int64_t>(batch));
            ++j)
         detections.push_back(
             bench::detectionFor(tenant.project.id, keys[static_cast<size_t>(j)], t0 + j, rng));
-      const auto start = std::chrono::steady_clock::now();
-      const double cpu0 = processCpuSeconds();
-      auto r = s.applyDetections(detections, {}, actor);
-      sink_cpu += processCpuSeconds() - cpu0;
-      sink_seconds += bench::secondsSince(start);
-      if (!r) {
-        std::fprintf(stderr, "applyDetections: %s\n", r.error().message.c_str());
-        return 1;
-      }
-      created += r->created;
-      folded += r->updated;
+      work[b % static_cast<size_t>(nodes)].push_back(std::move(detections));
+    }
+    std::vector<std::int64_t> node_created(static_cast<size_t>(nodes)),
+        node_folded(static_cast<size_t>(nodes));
+    std::atomic<bool> failed{false};
+    const auto start = std::chrono::steady_clock::now();
+    const double cpu0 = processCpuSeconds();
+    std::vector<std::thread> threads;
+    for (int k = 0; k < nodes; ++k) {
+      threads.emplace_back([&, k] {
+        store::Actor actor{std::nullopt, "bench"};
+        for (const auto& detections : work[static_cast<size_t>(k)]) {
+          auto r = stores[static_cast<size_t>(k)]->applyDetections(detections, {}, actor);
+          if (!r) {
+            std::fprintf(stderr, "applyDetections: %s\n", r.error().message.c_str());
+            failed = true;
+            return;
+          }
+          node_created[static_cast<size_t>(k)] += r->created;
+          node_folded[static_cast<size_t>(k)] += r->updated;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    sink_cpu = processCpuSeconds() - cpu0;
+    sink_seconds = bench::secondsSince(start);
+    if (failed) return 1;
+    for (int k = 0; k < nodes; ++k) {
+      created += node_created[static_cast<size_t>(k)];
+      folded += node_folded[static_cast<size_t>(k)];
     }
   }
 
@@ -97,9 +162,10 @@ int main(int argc, char** argv) {
   double plain_seconds = 0, plain_cpu = 0;
   {
     bench::ScratchDir dir;
-    auto opened = store::sqlite::SqliteStore::open(dir.path() + "/plain.db");
+    std::string url;
+    auto opened = openBenchStore(dir, "plain", &url);
     if (!opened) return 1;
-    auto& s = **opened;
+    auto& s = dynamic_cast<store::sqlite::SqliteStore&>(**opened);
     auto tenant = bench::makeTenant(s, 5);
     auto& c = s.writerForBenchmarks();
     std::mt19937_64 rng(11);
@@ -118,7 +184,7 @@ int main(int argc, char** argv) {
       }
       const auto start = std::chrono::steady_clock::now();
       const double cpu0 = processCpuSeconds();
-      if (!c.exec("BEGIN IMMEDIATE")) return 1;
+      if (!c.beginWrite()) return 1;
       auto st = c.prepare(
           "INSERT INTO threats (project_id, name, description, score, severity, kind, source, "
           "rule_id, rule_group, entity_type, entity_value, entity_group, host, tags, evidence, "
@@ -139,8 +205,7 @@ int main(int argc, char** argv) {
         p->bind(20, core::nowMs()).bind(21, dedup[k]).bind(22, "bench");
         if (!p->run()) return 1;
       }
-      c.resetAll();
-      if (!c.exec("COMMIT")) return 1;
+      if (!c.commit()) return 1;
       plain_cpu += processCpuSeconds() - cpu0;
       plain_seconds += bench::secondsSince(start);
     }
@@ -148,6 +213,9 @@ int main(int argc, char** argv) {
 
   const double sink_rate = static_cast<double>(n) / sink_seconds;
   const double plain_rate = static_cast<double>(n) / plain_seconds;
+  const char* pg = std::getenv("TD_BENCH_PG");
+  std::printf("store                 %s, %d node%s\n", pg && *pg ? "PostgreSQL" : "SQLite", nodes,
+              nodes == 1 ? "" : "s (threads, one store each, same database)");
   std::printf("detections            %lld (batch %zu, %.0f%% duplicates of open threats)\n",
               static_cast<long long>(n), batch, dup_share * 100);
   std::printf(

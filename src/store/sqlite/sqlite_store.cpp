@@ -1014,13 +1014,23 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
              "INSERT INTO evidence_samples (threat_id, seq, at, evidence) VALUES (?, ?, ?, ?)"));
 
   struct Written {
-    ThreatId id;
-    bool created;
-    TimeMs last_seen;
+    ThreatId id = 0;
+    bool created = false;
+    TimeMs last_seen = 0;
   };
-  std::vector<Written> written;
-  written.reserve(folds.size());
-  for (const auto& f : folds) {
+  std::vector<Written> written(folds.size());
+  // Upserts go in key order: two nodes writing overlapping batches at once then take the open
+  // threats' unique-index entries in the same order and wait for each other instead of
+  // deadlocking (PostgreSQL; SQLite has one writer anyway).
+  std::vector<size_t> order(folds.size());
+  for (size_t f = 0; f < folds.size(); ++f) order[f] = f;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto pa = batch[folds[a].members.front()].project_id;
+    const auto pb = batch[folds[b].members.front()].project_id;
+    return pa != pb ? pa < pb : folds[a].key < folds[b].key;
+  });
+  for (size_t fi : order) {
+    const auto& f = folds[fi];
     const auto& d = batch[f.members.front()];
     const auto n = static_cast<std::int64_t>(f.members.size());
     const std::optional<TagId> group =
@@ -1046,14 +1056,13 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
     upsert->reset();
     // A new row's count is exactly this fold's size; a bumped one's is larger.
     const bool created = count == n;
-    written.push_back({id, created, last_seen});
+    written[fi] = {id, created, last_seen};
     size_t next_sample = 1;  // the first detection's evidence is the threat's own
     std::int64_t held = 0;   // samples the threat keeps already
 
     if (created) {
       ++result.created;
       result.updated += n - 1;  // the batch's own duplicates folded into the new threat
-      result.created_ids.push_back(id);
       // What response rules select on (severity, kind, group); the rest the dispatcher reads
       // from the threat itself, which keeps the sink's per-threat write small.
       std::string payload = "{\"threat_id\":" + std::to_string(id) + ",\"severity\":\"" +
@@ -1084,6 +1093,7 @@ Result<SinkResult> SqliteStore::applyDetections(const std::vector<core::Detectio
 
   for (size_t f = 0; f < folds.size(); ++f) {
     const auto& w = written[f];
+    if (w.created) result.created_ids.push_back(w.id);  // in the batch's order
     if (!w.created) {
       index_.touch(w.id, w.last_seen);
       continue;
