@@ -14,5 +14,8 @@ std::string_view trim(std::string_view s);
 std::vector<std::string_view> splitTrimmed(std::string_view s, char sep);
 // True when `needle` occurs in `haystack` ignoring ASCII case.
 bool containsIgnoreCase(std::string_view haystack, std::string_view needle);
+// Percent-encodes every byte but RFC 3986's unreserved characters (letters, digits, -._~) and
+// those in `also_keep`, with upper-case hex: URL parts, RFC 2231 parameter values.
+std::string percentEncode(std::string_view s, std::string_view also_keep = {});
 
 }  // namespace td::core

@@ -185,20 +185,7 @@ ReportMail composeReportMail(const RenderedReport& r, store::ReportId report_id,
     link = public_url;
     while (!link.empty() && link.back() == '/') link.pop_back();
     link += "/reports/" + std::to_string(report_id);
-    if (!project.empty()) {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      link += "?project=";
-      for (char c : project) {
-        const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-          link += c;
-        } else {
-          link += '%';
-          link += kHex[u >> 4];
-          link += kHex[u & 15];
-        }
-      }
-    }
+    if (!project.empty()) link += "?project=" + core::percentEncode(project);
   }
   ReportMail m;
   m.subject = "[ThreatDesk] " + r.title + " (" + r.period + ")";

@@ -6,6 +6,8 @@
 #include <functional>
 #include <random>
 
+#include "core/text.h"
+
 namespace td::respond {
 namespace {
 
@@ -65,20 +67,8 @@ std::string safeContentType(std::string_view type) {
 
 // RFC 2231 value: UTF-8 with everything but attribute characters percent-encoded.
 std::string rfc2231(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out = "UTF-8''";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '.' || c == '-' || c == '_' || c == '~' || c == '!' || c == '$' ||
-        c == '&' || c == '+' || c == '^' || c == '`' || c == '|') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
+  // attr-char: the unreserved characters and these.
+  return "UTF-8''" + core::percentEncode(s, "!$&+^`|");
 }
 
 // The file name in ASCII for clients that read only `filename`: non-ASCII bytes become '_'.

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "core/text.h"
+
 namespace td::respond {
 namespace {
 
@@ -336,21 +338,9 @@ std::string escapeValue(std::string_view value, Escape escape) {
         }
       }
       return out;
-    case Escape::kUrl: {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      for (char c : value) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-          out += c;
-        } else {
-          out += '%';
-          out += kHex[u >> 4];
-          out += kHex[u & 15];
-        }
-      }
+    case Escape::kUrl:
+      out += core::percentEncode(value);
       return out;
-    }
   }
   return out;
 }

@@ -22,5 +22,12 @@ TEST(TextTest, SplitsAndTrims) {
   EXPECT_TRUE(splitTrimmed("", ',').empty());
 }
 
+TEST(TextTest, PercentEncodesAllButUnreservedAndWhatIsKept) {
+  EXPECT_EQ(percentEncode("SOC team/é 1&2"), "SOC%20team%2F%C3%A9%201%262");
+  EXPECT_EQ(percentEncode("a-b.c_d~e"), "a-b.c_d~e");
+  EXPECT_EQ(percentEncode("r&d|x", "&|"), "r&d|x");
+  EXPECT_EQ(percentEncode(std::string_view("a\0b", 3), std::string_view("\0", 1)), "a%00b");
+}
+
 }  // namespace
 }  // namespace td::core
