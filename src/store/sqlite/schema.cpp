@@ -213,7 +213,9 @@ Status migrate(Connection& conn) {
     if (!found) return core::fail(found.error());
     (*check)->reset();
     if (*found) continue;
-    if (auto s = conn.exec(conn.migrationSql(m.sql)); !s) {
+    const bool own_postgres = m.postgres_sql && conn.backend() == sql::Backend::kPostgres;
+    const std::string statements = own_postgres ? m.postgres_sql : conn.migrationSql(m.sql);
+    if (auto s = statements.empty() ? Status{} : conn.exec(statements); !s) {
       auto e = s.error();
       e.message = "migration " + std::to_string(m.version) + " failed: " + e.message;
       return core::fail(std::move(e));

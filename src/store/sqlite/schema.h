@@ -12,7 +12,12 @@ namespace td::store::sqlite {
 
 struct Migration {
   int version;
+  // In SQLite's DDL; PostgreSQL runs it translated (Connection::migrationSql). Empty when the
+  // migration concerns PostgreSQL only.
   const char* sql;
+  // PostgreSQL's own statements, run instead of the translated `sql` where the two databases
+  // need different things (triggers, functions).
+  const char* postgres_sql = nullptr;
 };
 
 // Each domain keeps its tables' migrations in its own file (schema_<domain>.cpp) and its own range

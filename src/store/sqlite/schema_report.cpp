@@ -91,6 +91,17 @@ CREATE TABLE report_run_deliveries (
   PRIMARY KEY (run_id, recipient)
 );
 )sql"},
+      // A run lists its e-mails in the order it queued them: a number of their own instead of
+      // SQLite's rowid, which PostgreSQL has no equivalent of. Rows kept so far take their
+      // rowid order (PostgreSQL has none to keep).
+      {5002, R"sql(
+ALTER TABLE report_run_deliveries ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE report_run_deliveries SET seq = (SELECT count(*) FROM report_run_deliveries p
+  WHERE p.run_id = report_run_deliveries.run_id AND p.rowid < report_run_deliveries.rowid);
+)sql",
+       R"sql(
+ALTER TABLE report_run_deliveries ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

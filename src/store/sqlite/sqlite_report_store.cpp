@@ -86,7 +86,7 @@ core::Status readRunDeliveries(Connection& c, ReportRun& run) {
   TD_TRY(st, c.prepare("SELECT l.recipient, l.idempotency_key, d.id, d.status, d.attempts, "
                         "d.last_status, d.last_error, d.finished_at FROM report_run_deliveries l "
                         "LEFT JOIN deliveries d ON d.idempotency_key = l.idempotency_key "
-                        "WHERE l.run_id = ? ORDER BY l.rowid"));
+                        "WHERE l.run_id = ? ORDER BY l.seq, l.recipient"));
   st->bind(1, run.id);
   run.deliveries.clear();
   while (true) {
@@ -512,7 +512,8 @@ core::Status SqliteReportStore::completeRun(std::int64_t run_id, TimeMs at,
                          "next_at, created_at) VALUES (?, NULL, NULL, NULL, ?, ?, ?, 0, ?, 0, ?, "
                          "?, ?) ON CONFLICT (idempotency_key) DO NOTHING"));
     TD_TRY(link, c.prepare("INSERT INTO report_run_deliveries (run_id, recipient, "
-                            "idempotency_key) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
+                            "idempotency_key, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"));
+    std::int64_t seq = 0;
     for (const auto& del : deliveries) {
       d->reset();
       d->bind(1, del.org_id).bind(2, del.kind).bind(3, del.recipient);
@@ -521,6 +522,7 @@ core::Status SqliteReportStore::completeRun(std::int64_t run_id, TimeMs at,
       TD_CHECK(d->run());
       link->reset();
       link->bind(1, run_id).bind(2, del.recipient).bind(3, del.idempotency_key);
+      link->bind(4, seq++);
       TD_CHECK(link->run());
     }
     return tx.commit();

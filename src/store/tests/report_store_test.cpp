@@ -2,8 +2,6 @@
 // and the aggregates (scan through the read model, closed-since, first acknowledgements).
 #include <gtest/gtest.h>
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <map>
 
@@ -17,16 +15,6 @@ using core::ErrorCode;
 class ReportStoreTest : public StoreFixture {
  protected:
   ReportStore& reports() { return store().reports(); }
-  // Test-only: sets a column of the SQLite file directly (fixed times for transitions).
-  void sql(const std::string& statement) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_ + "/db/threatdesk.db").c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << (err ? err : "");
-    sqlite3_free(err);
-    sqlite3_close(db);
-  }
 };
 
 TEST_P(ReportStoreTest, DefinitionsKeepEveryVersion) {
@@ -102,7 +90,7 @@ TEST_P(ReportStoreTest, ASlotIsClaimedOnceAndRunsAreListed) {
   ASSERT_TRUE(started);
   ASSERT_TRUE(reports().finishRun(started->id, 1500, "ok", "sent to 2 recipients", 1234));
   auto runs = reports().listRuns(created->id, std::nullopt, 10);
-  ASSERT_TRUE(runs);
+  ASSERT_TRUE(runs) << runs.error().message;
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].status, "ok");
   EXPECT_EQ((*runs)[0].bytes, 1234);
@@ -165,7 +153,7 @@ TEST_P(ReportStoreTest, ARunHandsItsFileAndMailsOverOnceAndListsThem) {
   EXPECT_EQ(kept->bytes, file.bytes);  // binary, NULs included
   EXPECT_EQ(kept->file_name, "weekly-2026-11-23.pdf");
   auto listed = reports().getRun(started->id);
-  ASSERT_TRUE(listed);
+  ASSERT_TRUE(listed) << listed.error().message;
   EXPECT_EQ(listed->status, "ok");
   EXPECT_EQ(listed->bytes, 18);
   EXPECT_TRUE(listed->has_file);
@@ -248,11 +236,11 @@ TEST_P(ReportStoreTest, AggregatesComeFromTheIndexAndTheTimeline) {
   close.outcome_id = t.outcomes[2].id;
   ASSERT_TRUE(store().changeThreat(ids[0], close, alice_));
   ASSERT_TRUE(store().changeThreat(ids[1], own, Actor{std::nullopt, "system"}));
-  sql("UPDATE timeline SET at = 2000 WHERE threat_id = " + std::to_string(ids[0]) +
+  rawSql("UPDATE timeline SET at = 2000 WHERE threat_id = " + std::to_string(ids[0]) +
       " AND action = 'state'");
-  sql("UPDATE timeline SET at = 3000 WHERE threat_id = " + std::to_string(ids[0]) +
+  rawSql("UPDATE timeline SET at = 3000 WHERE threat_id = " + std::to_string(ids[0]) +
       " AND action = 'closed'");
-  sql("UPDATE threats SET closed_at = 3000 WHERE id = " + std::to_string(ids[0]));
+  rawSql("UPDATE threats SET closed_at = 3000 WHERE id = " + std::to_string(ids[0]));
 
   auto closed = reports().closedSince(2500);
   ASSERT_TRUE(closed);
@@ -282,8 +270,8 @@ TEST_P(ReportStoreTest, AggregatesComeFromTheIndexAndTheTimeline) {
   EXPECT_EQ(outcome[ids[0]], t.outcomes[2].id);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ReportStoreTest, ::testing::Values(sqliteBackend()),
-                         backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, ReportStoreTest,
+                         ::testing::Values(sqliteBackend(), postgresBackend()), backendName);
 
 }  // namespace
 }  // namespace td::store::testing

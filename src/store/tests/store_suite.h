@@ -13,6 +13,8 @@
 #include <ostream>
 #include <string>
 
+#include "store/postgres/connection.h"
+#include "store/sqlite/connection.h"
 #include "store/store.h"
 #include "tests/support/pg_server.h"
 
@@ -22,6 +24,9 @@ struct StoreBackend {
   std::string name;
   // Opens the store kept under `dir` (a fresh, empty directory the first time).
   std::function<core::Result<std::unique_ptr<Store>>(const std::string& dir)> open;
+  // A plain SQL connection to the database of the store opened in `dir` (after open): for the
+  // tests that set a column the stores never let a caller set (fixed times in the past).
+  std::function<core::Result<std::unique_ptr<sql::Connection>>(const std::string& dir)> connect;
 };
 
 // gtest prints parameters of failing tests; a backend prints as its name.
@@ -31,6 +36,11 @@ inline StoreBackend sqliteBackend() {
   return {"Sqlite", [](const std::string& dir) {
             // A subdirectory that does not exist yet: openStore creates it.
             return openStore("sqlite:" + dir + "/db/threatdesk.db");
+          },
+          [](const std::string& dir) -> core::Result<std::unique_ptr<sql::Connection>> {
+            auto c = sqlite::SqliteConnection::open(dir + "/db/threatdesk.db", false);
+            if (!c) return core::fail(c.error());
+            return std::unique_ptr<sql::Connection>(std::move(*c));
           }};
 }
 
@@ -49,6 +59,15 @@ inline StoreBackend postgresBackend() {
               std::ofstream(url_file) << url << "\n";
             }
             return openStore(url);
+          },
+          [](const std::string& dir) -> core::Result<std::unique_ptr<sql::Connection>> {
+            std::string url;
+            if (std::ifstream in(dir + "/postgres-url"); in) std::getline(in, url);
+            if (url.empty())
+              return core::fail(core::ErrorCode::kNotFound, "no database in " + dir);
+            auto c = postgres::PgConnection::open(url);
+            if (!c) return core::fail(c.error());
+            return std::unique_ptr<sql::Connection>(std::move(*c));
           }};
 }
 
@@ -75,6 +94,19 @@ class StoreFixture : public ::testing::TestWithParam<StoreBackend> {
     store_ = std::move(*s);
   }
   Store& store() { return *store_; }
+  // Runs `statement` in a write transaction of its own on a separate connection to the store's
+  // database, as another process would (its commit announced like any other).
+  void rawSql(const std::string& statement) {
+    auto c = GetParam().connect(dir_);
+    ASSERT_TRUE(c) << c.error().message;
+    sql::Transaction tx(**c);
+    ASSERT_TRUE(tx.begin());
+    auto st = (*c)->prepare(statement);
+    ASSERT_TRUE(st) << st.error().message;
+    auto ran = (*st)->run();
+    ASSERT_TRUE(ran) << statement << ": " << ran.error().message;
+    ASSERT_TRUE(tx.commit());
+  }
 
   // An organisation with the default tag values, and one project.
   struct Tenant {
