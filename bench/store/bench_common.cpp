@@ -1,10 +1,13 @@
 #include "bench_common.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+
+#include "store/postgres/connection.h"
 
 namespace td::bench {
 
@@ -18,6 +21,25 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+core::Result<std::unique_ptr<store::sqlite::SqliteStore>> openBenchStore(const ScratchDir& dir,
+                                                                        const std::string& name,
+                                                                        std::string* url) {
+  const char* pg = std::getenv("TD_BENCH_PG");
+  if (!pg || !*pg) return store::sqlite::SqliteStore::open(dir.path() + "/" + name + ".db");
+  const std::string base = pg;
+  const std::string db = "td_bench_" + name + "_" + std::to_string(getpid());
+  auto admin = store::postgres::PgConnection::open(base);
+  if (!admin) return core::fail(admin.error());
+  if (auto st = (*admin)->exec("CREATE DATABASE " + db); !st) return core::fail(st.error());
+  *url = base.substr(0, base.rfind('/') + 1) + db;
+  return store::sqlite::SqliteStore::openPostgres(*url);
+}
+
+const char* benchBackendName() {
+  const char* pg = std::getenv("TD_BENCH_PG");
+  return pg && *pg ? "PostgreSQL" : "SQLite";
 }
 
 Tenant makeTenant(store::Store& s, int users) {

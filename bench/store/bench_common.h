@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,16 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// A store for a benchmark: SQLite in `dir` (file `name`.db), or, when TD_BENCH_PG names a
+// PostgreSQL server (postgresql://…), a new database td_bench_`name`_<pid> made on that server
+// (left there: the benchmark server is a throwaway one). With PostgreSQL, `url` receives the
+// database's URL, for further nodes on it; with SQLite it is left empty.
+core::Result<std::unique_ptr<store::sqlite::SqliteStore>> openBenchStore(const ScratchDir& dir,
+                                                                        const std::string& name,
+                                                                        std::string* url);
+// "PostgreSQL" when TD_BENCH_PG is set, else "SQLite".
+const char* benchBackendName();
 
 struct Tenant {
   store::Org org;

@@ -4,12 +4,21 @@
 // pages 1 and 100 (page 100 reached by following cursors). Prints p50/p99 and peak RSS.
 //
 //   store_overview_bench [threats=1000000] [iterations=30]
+//
+// TD_BENCH_PG=postgresql://… seeds and reads a new database on that PostgreSQL server instead of
+// a SQLite file. TD_BENCH_NODES=N (PostgreSQL) opens N-1 further nodes on the same database that
+// write detections through the sink while the first node's queries are timed (each
+// TD_BENCH_WRITE_RATE detections/s, default 1000, a batch every 200 ms, 30% of them repeats of
+// its open threats): what a node's overview costs while the others write, its read model
+// following their commits.
 #include <time.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "bench_common.h"
 #include "store/store.h"
@@ -31,8 +40,8 @@ double threadCpuMs() {
 }
 
 // Runs `f` warm-up + `iterations` times, recording the timed runs.
-void measure(Timing& t, int iterations, const std::function<void()>& f) {
-  for (int i = 0; i < iterations + 3; ++i) {
+void measure(Timing& t, int iterations, const std::function<void()>& f, int& calls) {
+  for (int i = 0; i < iterations + 3; ++i, ++calls) {
     const double cpu0 = threadCpuMs();
     const auto start = std::chrono::steady_clock::now();
     f();
@@ -49,17 +58,26 @@ void measure(Timing& t, int iterations, const std::function<void()>& f) {
 int main(int argc, char** argv) {
   const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1'000'000;
   const int iterations = argc > 2 ? std::atoi(argv[2]) : 30;
+  const char* nodes_env = std::getenv("TD_BENCH_NODES");
+  const int nodes = std::max(1, nodes_env ? std::atoi(nodes_env) : 1);
+  const char* rate_env = std::getenv("TD_BENCH_WRITE_RATE");
+  const int write_rate = std::max(5, rate_env ? std::atoi(rate_env) : 1000);
   bench::ScratchDir dir;
   const std::string path = dir.path() + "/overview.db";
+  std::string url;  // PostgreSQL: the database's
   const core::TimeMs now = core::nowMs();
   bench::Tenant tenant;
 
   // --- seed
   // ---------------------------------------------------------------------------------------
   {
-    auto opened = store::sqlite::SqliteStore::open(path);
+    auto opened = bench::openBenchStore(dir, "overview", &url);
     if (!opened) {
       std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
+      return 1;
+    }
+    if (nodes > 1 && url.empty()) {
+      std::fprintf(stderr, "TD_BENCH_NODES needs TD_BENCH_PG\n");
       return 1;
     }
     auto& s = **opened;
@@ -69,7 +87,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const std::int64_t kBatch = 20000;
     for (std::int64_t i = 0; i < n; i += kBatch) {
-      if (!c.exec("BEGIN IMMEDIATE")) return 1;
+      if (!c.beginWrite()) return 1;
       auto st = c.prepare(
           "INSERT INTO threats (project_id, name, description, score, severity, kind, source, "
           "rule_id, rule_group, entity_type, entity_value, entity_group, host, tags, evidence, "
@@ -129,23 +147,80 @@ int main(int argc, char** argv) {
         p->bind(26, core::dedupKey(d) + "#" + std::to_string(j));
         if (!p->run()) return 1;
       }
-      c.resetAll();
-      if (!c.exec("COMMIT")) return 1;
+      if (!c.commit()) return 1;
     }
+    std::printf("store                 %s\n", bench::benchBackendName());
     std::printf("seeded                %lld threats in %.1f s\n", static_cast<long long>(n),
                 bench::secondsSince(start));
   }
 
   // --- reopen: the read model loads from disk
   // -----------------------------------------------------
+  auto openNode = [&] {
+    return url.empty() ? store::sqlite::SqliteStore::open(path)
+                       : store::sqlite::SqliteStore::openPostgres(url);
+  };
   const auto open_start = std::chrono::steady_clock::now();
-  auto opened = store::sqlite::SqliteStore::open(path);
-  if (!opened) return 1;
+  auto opened = openNode();
+  if (!opened) {
+    std::fprintf(stderr, "reopen: %s\n", opened.error().message.c_str());
+    return 1;
+  }
   auto& s = **opened;
   std::printf("open + index load     %.2f s, index %.1f MiB (%.0f bytes/threat)\n",
               bench::secondsSince(open_start),
               static_cast<double>(s.indexMemoryBytes()) / 1048576.0,
               static_cast<double>(s.indexMemoryBytes()) / static_cast<double>(n));
+
+  // --- further nodes writing while this one is timed
+  // ----------------------------------------------
+  std::vector<std::unique_ptr<store::sqlite::SqliteStore>> writers;
+  for (int k = 1; k < nodes; ++k) {
+    auto other = openNode();
+    if (!other) {
+      std::fprintf(stderr, "node %d: %s\n", k + 1, other.error().message.c_str());
+      return 1;
+    }
+    writers.push_back(std::move(*other));
+  }
+  std::atomic<bool> stop{false}, write_failed{false};
+  std::atomic<std::int64_t> written{0};
+  std::vector<std::thread> writing;
+  const auto writes_start = std::chrono::steady_clock::now();
+  for (size_t k = 0; k < writers.size(); ++k) {
+    writing.emplace_back([&, k] {
+      std::mt19937_64 rng(100 + k);
+      store::Actor actor{std::nullopt, "bench"};
+      // Keys of their own (above the seed's), so each node raises new threats and repeats its own.
+      const std::int64_t first_key = 100'000'000 + static_cast<std::int64_t>(k) * 100'000'000;
+      std::int64_t next_key = first_key;
+      const auto per_batch = static_cast<size_t>(write_rate / 5);
+      auto tick = std::chrono::steady_clock::now();
+      while (!stop) {
+        std::vector<core::Detection> batch;
+        for (size_t j = 0; j < per_batch; ++j) {
+          const bool repeat = next_key > first_key && rng() % 10 < 3;
+          const std::int64_t key =
+              repeat ? first_key + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(
+                                                                        next_key - first_key))
+                     : next_key++;
+          batch.push_back(bench::detectionFor(tenant.project.id, key, core::nowMs(), rng));
+        }
+        auto r = writers[k]->applyDetections(batch, {}, actor);
+        if (!r) {
+          std::fprintf(stderr, "node %zu applyDetections: %s\n", k + 2, r.error().message.c_str());
+          write_failed = true;
+          return;
+        }
+        written += static_cast<std::int64_t>(batch.size());
+        tick += std::chrono::milliseconds(200);
+        std::this_thread::sleep_until(tick);
+      }
+    });
+  }
+  if (!writers.empty()) std::this_thread::sleep_for(std::chrono::seconds(2));  // under way
+  const std::int64_t refreshed_before = s.refreshedRows();
+  int reads = 0;
 
   std::vector<std::pair<std::string, store::ThreatFilter>> sets;
   store::ThreatFilter base;
@@ -176,7 +251,7 @@ int main(int argc, char** argv) {
       auto ov = s.overview(req);
       if (!ov) std::abort();
       total = ov->total;
-    });
+    }, reads);
     t.name += " (" + std::to_string(total) + " threats)";
     timings.push_back(std::move(t));
   }
@@ -185,11 +260,11 @@ int main(int argc, char** argv) {
   Timing page1{"list: page 1 (last_seen desc, 50)", {}, {}};
   measure(page1, iterations, [&] {
     if (!s.listThreats(base, first)) std::abort();
-  });
+  }, reads);
   timings.push_back(page1);
 
   store::PageRequest hundredth;
-  for (int p = 1; p < 100; ++p) {
+  for (int p = 1; p < 100; ++p, ++reads) {
     auto page = s.listThreats(base, hundredth);
     if (!page || page->next_cursor.empty()) std::abort();
     hundredth.cursor = page->next_cursor;
@@ -197,7 +272,7 @@ int main(int argc, char** argv) {
   Timing page100{"list: page 100 (by cursor)", {}, {}};
   measure(page100, iterations, [&] {
     if (!s.listThreats(base, hundredth)) std::abort();
-  });
+  }, reads);
   timings.push_back(page100);
 
   store::PageRequest by_score;
@@ -207,9 +282,22 @@ int main(int argc, char** argv) {
   open_severe.open = true;
   measure(filtered, iterations, [&] {
     if (!s.listThreats(open_severe, by_score)) std::abort();
-  });
+  }, reads);
   timings.push_back(filtered);
 
+  const std::int64_t refreshed = s.refreshedRows() - refreshed_before;
+  const double writes_seconds = bench::secondsSince(writes_start);
+  stop = true;
+  for (auto& t : writing) t.join();
+  if (write_failed) return 1;
+
+  if (!writers.empty())
+    std::printf("other nodes           %zu writing %.0f detections/s in all while timed "
+                "(asked %d/s each)\n",
+                writers.size(), static_cast<double>(written) / writes_seconds, write_rate);
+  std::printf("read-model refreshes  %lld threat rows read again over %d reads (%.0f per read)\n",
+              static_cast<long long>(refreshed), reads,
+              static_cast<double>(refreshed) / std::max(1, reads));
   std::printf("\n%-52s %13s %13s %13s %13s\n",
               ("query (" + std::to_string(iterations) + " runs each)").c_str(), "wall p50 ms",
               "wall p99 ms", "cpu p50 ms", "cpu p99 ms");

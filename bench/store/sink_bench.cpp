@@ -9,7 +9,6 @@
 // on the same database from N threads at once, as N nodes would, the batches dealt round-robin.
 // On PostgreSQL the process's CPU time leaves out the server's: read the wall-clock ratio.
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +19,6 @@
 #include <thread>
 
 #include "bench_common.h"
-#include "store/postgres/connection.h"
 #include "store/store.h"
 
 using namespace td;
@@ -57,28 +55,6 @@ std::string tagsJson(const std::vector<std::string>& tags) {
   return out + "]";
 }
 
-// A store for one side of the benchmark: SQLite in `dir`, or a new database on TD_BENCH_PG.
-// With PostgreSQL, `url` receives the database's URL (for further nodes).
-core::Result<std::unique_ptr<store::Store>> openBenchStore(const bench::ScratchDir& dir,
-                                                           const std::string& name,
-                                                           std::string* url) {
-  const char* pg = std::getenv("TD_BENCH_PG");
-  if (!pg || !*pg) {
-    auto s = store::sqlite::SqliteStore::open(dir.path() + "/" + name + ".db");
-    if (!s) return core::fail(s.error());
-    return std::unique_ptr<store::Store>(std::move(*s));
-  }
-  const std::string base = pg;
-  const std::string db = "td_bench_" + name + "_" + std::to_string(getpid());
-  auto admin = store::postgres::PgConnection::open(base);
-  if (!admin) return core::fail(admin.error());
-  if (auto st = (*admin)->exec("CREATE DATABASE " + db); !st) return core::fail(st.error());
-  *url = base.substr(0, base.rfind('/') + 1) + db;
-  auto s = store::sqlite::SqliteStore::openPostgres(*url);
-  if (!s) return core::fail(s.error());
-  return std::unique_ptr<store::Store>(std::move(*s));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,12 +69,13 @@ int main(int argc, char** argv) {
   // --- the sink ---------------------------------------------------------------------------------
   double sink_seconds = 0, sink_cpu = 0;
   std::int64_t created = 0, folded = 0;
+  std::int64_t refreshed = 0;  // rows the nodes' read models read again to follow the others
   const char* nodes_env = std::getenv("TD_BENCH_NODES");
   const int nodes = std::max(1, nodes_env ? std::atoi(nodes_env) : 1);
   {
     bench::ScratchDir dir;
     std::string url;
-    auto opened = openBenchStore(dir, "sink", &url);
+    auto opened = bench::openBenchStore(dir, "sink", &url);
     if (!opened) {
       std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
       return 1;
@@ -152,6 +129,8 @@ int main(int argc, char** argv) {
     sink_cpu = processCpuSeconds() - cpu0;
     sink_seconds = bench::secondsSince(start);
     if (failed) return 1;
+    for (const auto& st : stores)
+      refreshed += dynamic_cast<store::sqlite::SqliteStore&>(*st).refreshedRows();
     for (int k = 0; k < nodes; ++k) {
       created += node_created[static_cast<size_t>(k)];
       folded += node_folded[static_cast<size_t>(k)];
@@ -163,7 +142,7 @@ int main(int argc, char** argv) {
   {
     bench::ScratchDir dir;
     std::string url;
-    auto opened = openBenchStore(dir, "plain", &url);
+    auto opened = bench::openBenchStore(dir, "plain", &url);
     if (!opened) return 1;
     auto& s = dynamic_cast<store::sqlite::SqliteStore&>(**opened);
     auto tenant = bench::makeTenant(s, 5);
@@ -213,8 +192,7 @@ int main(int argc, char** argv) {
 
   const double sink_rate = static_cast<double>(n) / sink_seconds;
   const double plain_rate = static_cast<double>(n) / plain_seconds;
-  const char* pg = std::getenv("TD_BENCH_PG");
-  std::printf("store                 %s, %d node%s\n", pg && *pg ? "PostgreSQL" : "SQLite", nodes,
+  std::printf("store                 %s, %d node%s\n", bench::benchBackendName(), nodes,
               nodes == 1 ? "" : "s (threads, one store each, same database)");
   std::printf("detections            %lld (batch %zu, %.0f%% duplicates of open threats)\n",
               static_cast<long long>(n), batch, dup_share * 100);
@@ -226,6 +204,8 @@ int main(int argc, char** argv) {
   std::printf("ratio sink / plain    %.2f  (goal >= 0.50)\n", sink_rate / plain_rate);
   std::printf("CPU time (user+sys)   sink %.1f s, plain %.1f s: ratio by CPU %.2f\n", sink_cpu,
               plain_cpu, plain_cpu / sink_cpu);
+  std::printf("read-model refreshes  %lld threat rows read again (all nodes)\n",
+              static_cast<long long>(refreshed));
   std::printf("peak RSS              %.0f MiB\n", bench::peakRssMiB());
   return 0;
 }

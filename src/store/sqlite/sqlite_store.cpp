@@ -366,9 +366,11 @@ Status SqliteStore::loadIndexRows(std::optional<TimeMs> updated_since) {
                        "entity_value, rule_id, name, created_at, last_seen FROM threats "
                        "ORDER BY id"));
   if (updated_since) st->bind(1, *updated_since);
+  std::int64_t rows = 0;
   while (true) {
     TD_TRY(row, st->step());
     if (!row) break;
+    ++rows;
     IndexRow r;
     r.id = st->i64(0);
     r.project_id = st->i64(1);
@@ -392,6 +394,7 @@ Status SqliteStore::loadIndexRows(std::optional<TimeMs> updated_since) {
     index_.put(r);
   }
   st->reset();
+  if (updated_since) refreshed_rows_.fetch_add(rows, std::memory_order_relaxed);
   return {};
 }
 

@@ -6,6 +6,7 @@
 // Thread safety: as for Store, every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -112,6 +113,9 @@ class SqliteStore final : public Store {
 
   // For benchmarks and tests: the read model's size in bytes.
   size_t indexMemoryBytes() const { return index_.memoryBytes(); }
+  // For benchmarks and tests: the threat rows the read model has read again since the store
+  // opened, to follow what other connections (other processes, other nodes) wrote.
+  std::int64_t refreshedRows() const { return refreshed_rows_.load(std::memory_order_relaxed); }
   // For benchmarks: the write connection, to seed rows directly. Hold no other call meanwhile,
   // and call reloadIndex() afterwards.
   Connection& writerForBenchmarks() { return *writer_; }
@@ -165,6 +169,7 @@ class SqliteStore final : public Store {
   std::unordered_map<ProjectId, ProjectInfo> project_info_;  // guarded by write_mu_
   std::int64_t data_version_ = 0;                            // guarded by write_mu_
   TimeMs refreshed_at_ = 0;                                  // guarded by write_mu_
+  std::atomic<std::int64_t> refreshed_rows_{0};
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
   ThreatIndex index_;
