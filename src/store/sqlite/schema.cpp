@@ -174,6 +174,25 @@ INSERT INTO evidence_samples_v2 (threat_id, seq, at, evidence)
 DROP TABLE evidence_samples;
 ALTER TABLE evidence_samples_v2 RENAME TO evidence_samples;
 )sql"},
+      // PostgreSQL: every write of a threat row records its transaction's id, so that a node
+      // refreshes its read model from exactly the rows other nodes changed (change_xid at or
+      // after the oldest transaction that was still running at its previous refresh) instead
+      // of re-reading a time window. Its index takes the place of updated_at's, which only
+      // that refresh used. SQLite has one writer at a time and keeps updated_at.
+      {3, "",
+       R"sql(
+DROP INDEX threats_updated;
+ALTER TABLE threats ADD COLUMN change_xid BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION threats_change_xid() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.change_xid := pg_current_xact_id()::text::bigint;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER threats_change_xid BEFORE INSERT OR UPDATE ON threats
+  FOR EACH ROW EXECUTE FUNCTION threats_change_xid();
+CREATE INDEX threats_change_xid ON threats (change_xid);
+)sql"},
   };
   return kMigrations;
 }

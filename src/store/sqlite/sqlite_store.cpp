@@ -349,23 +349,25 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::openWith(Connect connect) {
 SqliteStore::~SqliteStore() = default;
 
 namespace {
-// Rows written by another connection are picked up by updated_at; the margin covers a
+// SQLite: rows written by another connection are picked up by updated_at; the margin covers a
 // transaction that stamped its rows a little before it committed.
 constexpr TimeMs kRefreshMarginMs = 60'000;
+constexpr std::string_view kIndexColumns =
+    "SELECT id, project_id, score, severity, kind, closed, state_id, group_id, outcome_id, "
+    "owner_id, source, entity_group, host, entity_type, entity_value, rule_id, name, created_at, "
+    "last_seen FROM threats ";
 }  // namespace
 
-Status SqliteStore::loadIndexRows(std::optional<TimeMs> updated_since) {
-  TD_TRY(st, writer_->prepare(
-                 updated_since
-                     ? "SELECT id, project_id, score, severity, kind, closed, state_id, group_id, "
-                       "outcome_id, owner_id, source, entity_group, host, entity_type, "
-                       "entity_value, rule_id, name, created_at, last_seen FROM threats "
-                       "WHERE updated_at >= ?"
-                     : "SELECT id, project_id, score, severity, kind, closed, state_id, group_id, "
-                       "outcome_id, owner_id, source, entity_group, host, entity_type, "
-                       "entity_value, rule_id, name, created_at, last_seen FROM threats "
-                       "ORDER BY id"));
-  if (updated_since) st->bind(1, *updated_since);
+Status SqliteStore::loadIndexRows(std::optional<std::int64_t> changed_since) {
+  std::string sql(kIndexColumns);
+  if (!changed_since)
+    sql += "ORDER BY id";
+  else if (writer_->backend() == sql::Backend::kPostgres)
+    sql += "WHERE change_xid >= ?";
+  else
+    sql += "WHERE updated_at >= ?";
+  TD_TRY(st, writer_->prepare(sql));
+  if (changed_since) st->bind(1, *changed_since);
   std::int64_t rows = 0;
   while (true) {
     TD_TRY(row, st->step());
@@ -394,16 +396,33 @@ Status SqliteStore::loadIndexRows(std::optional<TimeMs> updated_since) {
     index_.put(r);
   }
   st->reset();
-  if (updated_since) refreshed_rows_.fetch_add(rows, std::memory_order_relaxed);
+  if (changed_since) refreshed_rows_.fetch_add(rows, std::memory_order_relaxed);
   return {};
 }
 
 Result<std::int64_t> SqliteStore::dataVersion() { return writer_->changeCounter(); }
 
+Result<std::int64_t> SqliteStore::changeHorizon() {
+  // The snapshot's xmin: every transaction with a smaller id has ended. A commit this store's
+  // later reads can see but an earlier read could not came from a transaction that was running
+  // then or began later, so its id is at least this.
+  TD_TRY(st, writer_->prepare(
+                 "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)"));
+  TD_TRY(row, st->step());
+  if (!row) return fail(ErrorCode::kInternal, "no snapshot horizon");
+  const std::int64_t horizon = st->i64(0);
+  st->reset();
+  return horizon;
+}
+
 Status SqliteStore::reloadIndex() {
   std::lock_guard lock(write_mu_);
   const TimeMs started = core::nowMs();
   TD_TRY(version, dataVersion());
+  if (writer_->backend() == sql::Backend::kPostgres) {
+    TD_TRY(horizon, changeHorizon());  // before the rows are read
+    xid_horizon_ = horizon;
+  }
   index_.clear();
   auto count = writer_->prepare("SELECT count(*) FROM threats");
   if (!count) return fail(count.error());
@@ -421,10 +440,18 @@ Status SqliteStore::refreshIfChanged() {
   // beside a running server) commits; our own writes update the index as they commit.
   TD_TRY(version, dataVersion());
   if (version == data_version_) return {};
-  const TimeMs started = core::nowMs();
-  TD_CHECK(loadIndexRows(refreshed_at_ - kRefreshMarginMs));
+  if (writer_->backend() == sql::Backend::kPostgres) {
+    // Exactly the rows written since the last refresh (and a few seen then already): their
+    // change_xid is at least the horizon taken before that refresh read.
+    TD_TRY(horizon, changeHorizon());
+    TD_CHECK(loadIndexRows(xid_horizon_));
+    xid_horizon_ = horizon;
+  } else {
+    const TimeMs started = core::nowMs();
+    TD_CHECK(loadIndexRows(refreshed_at_ - kRefreshMarginMs));
+    refreshed_at_ = started;
+  }
   data_version_ = version;
-  refreshed_at_ = started;
   project_info_.clear();  // states may have changed too
   return {};
 }

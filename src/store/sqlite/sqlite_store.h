@@ -148,10 +148,17 @@ class SqliteStore final : public Store {
   Result<core::Threat> readThreat(Connection& c, ThreatId id);
   Result<IndexFilter> resolveFilter(Connection& c, const ThreatFilter& filter);
   Result<ProjectInfo> projectInfo(ProjectId id);  // write_mu_ held
-  // Loads threats into the index: all (at open) or those updated since a time. write_mu_ held.
-  Status loadIndexRows(std::optional<TimeMs> updated_since);
+  // Loads threats into the index: all (at open), or those changed since a point: on SQLite
+  // updated_at at or after a time, on PostgreSQL change_xid at or after a transaction id.
+  // write_mu_ held.
+  Status loadIndexRows(std::optional<std::int64_t> changed_since);
   Result<std::int64_t> dataVersion();  // write_mu_ held
-  // Picks up threats that another process wrote to the same file. write_mu_ held.
+  // PostgreSQL: the oldest transaction id still running (the current snapshot's xmin); rows
+  // committed after this moment carry a change_xid at least this. write_mu_ held.
+  Result<std::int64_t> changeHorizon();
+  // Picks up threats that another process (another node) wrote to the same database: on SQLite
+  // those updated in a time window, on PostgreSQL exactly those whose change_xid is at least
+  // the horizon taken before the previous read. write_mu_ held.
   Status refreshIfChanged();
   Status refreshIndex();  // takes write_mu_ when free
   Result<TagValue> readTag(Connection& c, TagId id);
@@ -168,7 +175,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_;                       // guarded by write_mu_
   std::unordered_map<ProjectId, ProjectInfo> project_info_;  // guarded by write_mu_
   std::int64_t data_version_ = 0;                            // guarded by write_mu_
-  TimeMs refreshed_at_ = 0;                                  // guarded by write_mu_
+  TimeMs refreshed_at_ = 0;                                  // guarded by write_mu_ (SQLite)
+  std::int64_t xid_horizon_ = 0;                             // guarded by write_mu_ (PostgreSQL)
   std::atomic<std::int64_t> refreshed_rows_{0};
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mu_
