@@ -1,6 +1,10 @@
 #include "store/sqlite/sqlite_response_store.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/time.h"
 #include "store/sqlite/sqlite_store.h"
@@ -86,6 +90,55 @@ Result<std::vector<T>> readAll(Statement* st, Row row) {
   }
   return out;
 }
+
+// Inserts `count` rows with multi-row statements, "<head> (…), (…) <tail>", `row` being one
+// row's placeholders: one statement (and one step of the VM) per up to 32 rows instead of per
+// row. Chunks of 32, 8 and 1 rows keep the connection's statement cache to three entries.
+// bindRow(st, first, i) binds row i from parameter `first` on; onRow(st) sees each RETURNING row.
+template <typename BindRow, typename OnRow>
+Status insertRows(Connection& c, std::string_view head, std::string_view row, int params_per_row,
+                  std::string_view tail, size_t count, BindRow bindRow, OnRow onRow) {
+  size_t done = 0;
+  while (done < count) {
+    const size_t left = count - done;
+    const size_t n = left >= 32 ? 32 : left >= 8 ? 8 : 1;
+    std::string sql(head);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) sql += ", ";
+      sql += row;
+    }
+    sql += tail;
+    TD_TRY(st, c.prepare(sql));
+    for (size_t i = 0; i < n; ++i) bindRow(*st, static_cast<int>(i) * params_per_row + 1, done + i);
+    while (true) {
+      TD_TRY(more, st->step());
+      if (!more) break;
+      onRow(*st);
+    }
+    done += n;
+  }
+  return {};
+}
+
+// How a finished delivery reads on its threat's timeline: "hook: delivered (200)",
+// "hook: failed (500): HTTP 500".
+std::string timelineText(std::string_view recipient, DeliveryStatus status,
+                         std::optional<int> code, std::string_view error) {
+  std::string out(recipient);
+  out += ": ";
+  out += deliveryStatusName(status);
+  if (code) out += " (" + std::to_string(*code) + ")";
+  if (status == DeliveryStatus::kFailed && !error.empty()) {
+    out += ": ";
+    out += error.substr(0, 200);
+  }
+  return out;
+}
+
+// The deliveries a threat's timeline shows: finished (not cancelled), about a threat, and not
+// the automatic notes, which are on the timeline as notes.
+constexpr const char* kTimelineDeliveries =
+    "threat_id IS NOT NULL AND kind <> 'note' AND kind <> 'fanout' AND finished_at IS NOT NULL";
 
 }  // namespace
 
@@ -191,36 +244,60 @@ Status SqliteResponseStore::deleteResponse(std::int64_t id) {
 namespace {
 // The rows of a batch of fan-outs, inside the caller's transaction. With `claimed`, up to
 // `claim_limit` new deliveries due at `now` are inserted claimed for `lease_ms` and returned.
+// With `mark`, each fanned-out event gets a marker row (fannedOut() finds it); an event whose
+// fan-out is acknowledged in the same transaction needs none (fannedOut() finds the ack).
 Status insertFanoutRows(Connection& c, const std::vector<ResponseStore::Fanout>& fanouts,
-                        TimeMs now, TimeMs lease_ms, int claim_limit, int* inserted,
+                        TimeMs now, TimeMs lease_ms, int claim_limit, bool mark, int* inserted,
                         std::vector<Delivery>* claimed) {
-  TD_TRY(claim,
-         c.prepare("INSERT INTO deliveries (org_id, response_id, outbox_id, threat_id, kind, "
-                   "recipient, idempotency_key, status, payload, attempts, max_attempts, next_at, "
-                   "created_at, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?) "
-                   "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"));
-  for (const auto& fanout : fanouts) {
-    for (const auto& d : fanout.deliveries) {
-      if (claimed && d.next_at <= now && static_cast<int>(claimed->size()) < claim_limit) {
-        // Inserted claimed, as claimDeliveries would leave it; a key seen before inserts
-        // nothing and hands nothing over (that delivery is claimed the usual way).
-        claim->reset();
-        claim->bind(1, d.org_id).bind(2, d.response_id).bind(3, d.outbox_id);
-        claim->bind(4, d.threat_id).bind(5, d.kind).bind(6, d.recipient);
-        claim->bind(7, d.idempotency_key).bind(8, d.payload_json);
-        claim->bind(9, std::max(1, d.max_attempts)).bind(10, d.next_at);
-        claim->bind(11, d.created_at).bind(12, now + lease_ms);
-        TD_TRY(row, claim->step());
-        if (row) {
-          Delivery x = d;
-          x.id = claim->i64(0);
+  // The deliveries to hand over, inserted claimed (as claimDeliveries would leave them) in
+  // multi-row statements; a key seen before inserts nothing and hands nothing over (that
+  // delivery is claimed the usual way).
+  std::vector<const Delivery*> to_claim;
+  if (claimed)
+    for (const auto& fanout : fanouts)
+      for (const auto& d : fanout.deliveries)
+        if (d.next_at <= now && static_cast<int>(to_claim.size()) < claim_limit)
+          to_claim.push_back(&d);
+  if (!to_claim.empty()) {
+    std::unordered_map<std::string_view, const Delivery*> by_key;
+    by_key.reserve(to_claim.size());
+    for (const Delivery* d : to_claim) by_key.emplace(d->idempotency_key, d);
+    TD_CHECK(insertRows(
+        c,
+        "INSERT INTO deliveries (org_id, response_id, outbox_id, threat_id, kind, recipient, "
+        "idempotency_key, status, payload, attempts, max_attempts, next_at, created_at, "
+        "claimed_until) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?)", 12,
+        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+        to_claim.size(),
+        [&](Statement& st, int p, size_t i) {
+          const Delivery& d = *to_claim[i];
+          st.bind(p, d.org_id).bind(p + 1, d.response_id).bind(p + 2, d.outbox_id);
+          st.bind(p + 3, d.threat_id).bind(p + 4, d.kind).bind(p + 5, d.recipient);
+          st.bind(p + 6, d.idempotency_key).bind(p + 7, d.payload_json);
+          st.bind(p + 8, std::max(1, d.max_attempts)).bind(p + 9, d.next_at);
+          st.bind(p + 10, d.created_at).bind(p + 11, now + lease_ms);
+        },
+        [&](Statement& st) {
+          auto it = by_key.find(st.textView(1));
+          if (it == by_key.end()) return;
+          Delivery x = *it->second;
+          x.id = st.i64(0);
           x.attempts = 1;
-          x.max_attempts = std::max(1, d.max_attempts);
+          x.max_attempts = std::max(1, x.max_attempts);
           x.status = DeliveryStatus::kPending;
           claimed->push_back(std::move(x));
           ++*inserted;
-        }
-        claim->reset();
+        }));
+    // RETURNING gives no promise of order: hand over in the order of the fan-out.
+    std::sort(claimed->begin(), claimed->end(),
+              [](const Delivery& a, const Delivery& b) { return a.id < b.id; });
+  }
+  size_t next_claim = 0;
+  for (const auto& fanout : fanouts) {
+    for (const auto& d : fanout.deliveries) {
+      if (next_claim < to_claim.size() && to_claim[next_claim] == &d) {
+        ++next_claim;
         continue;
       }
       TD_CHECK(insertDelivery(c, d, inserted));
@@ -248,20 +325,15 @@ Status insertFanoutRows(Connection& c, const std::vector<ResponseStore::Fanout>&
         TD_CHECK(total->run());
       }
     }
-    if (fanout.outbox_id) {
+    if (mark && fanout.outbox_id) {
       // A marker row so that a reclaimed event is known as fanned out even when it owed nothing.
-      Delivery marker;
-      marker.kind = "fanout";
-      marker.recipient = "";
-      marker.outbox_id = fanout.outbox_id;
-      marker.idempotency_key = "fanout-" + std::to_string(*fanout.outbox_id);
-      marker.next_at = 0;
       TD_TRY(st, c.prepare("INSERT INTO deliveries (org_id, outbox_id, kind, recipient, "
                            "idempotency_key, status, payload, next_at, created_at, finished_at) "
                            "VALUES (0, ?, 'fanout', '', ?, 3, '{}', 0, ?, ?) "
                            "ON CONFLICT (idempotency_key) DO NOTHING"));
       const TimeMs at = core::nowMs();
-      st->bind(1, *fanout.outbox_id).bind(2, marker.idempotency_key).bind(3, at).bind(4, at);
+      st->bind(1, *fanout.outbox_id).bind(2, "fanout-" + std::to_string(*fanout.outbox_id));
+      st->bind(3, at).bind(4, at);
       TD_CHECK(st->run());
     }
   }
@@ -274,7 +346,7 @@ Result<int> SqliteResponseStore::insertFanouts(const std::vector<Fanout>& fanout
   TD_CHECK(store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
     TD_CHECK(tx.begin());
-    TD_CHECK(insertFanoutRows(c, fanouts, 0, 0, 0, &inserted, nullptr));
+    TD_CHECK(insertFanoutRows(c, fanouts, 0, 0, 0, true, &inserted, nullptr));
     return tx.commit();
   }));
   return inserted;
@@ -287,7 +359,8 @@ Result<ResponseStore::FanoutResult> SqliteResponseStore::insertFanoutsAndAck(
     Transaction tx(c);
     TD_CHECK(tx.begin());
     std::vector<Delivery> claimed;
-    TD_CHECK(insertFanoutRows(c, fanouts, now, lease_ms, claim_limit, &out.inserted, &claimed));
+    TD_CHECK(insertFanoutRows(c, fanouts, now, lease_ms, claim_limit, false, &out.inserted,
+                              &claimed));
     TD_TRY(ack, c.prepare("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS "
                           "NULL"));
     const TimeMs at = core::nowMs();
@@ -307,6 +380,16 @@ Result<ResponseStore::FanoutResult> SqliteResponseStore::insertFanoutsAndAck(
 Result<bool> SqliteResponseStore::fannedOut(std::int64_t outbox_id) {
   bool found = false;
   TD_CHECK(store_.withReader([&](Connection& c) -> Status {
+    // The dispatcher's fan-out acknowledges the event in the transaction that inserts its
+    // deliveries, so an acknowledged event was fanned out; insertFanouts() leaves a marker.
+    TD_TRY(ack, c.prepare("SELECT 1 FROM outbox WHERE id = ? AND delivered_at IS NOT NULL"));
+    ack->bind(1, outbox_id);
+    TD_TRY(acked, ack->step());
+    ack->reset();
+    if (acked) {
+      found = true;
+      return {};
+    }
     TD_TRY(st, c.prepare("SELECT 1 FROM deliveries WHERE idempotency_key = ?"));
     st->bind(1, "fanout-" + std::to_string(outbox_id));
     TD_TRY(row, st->step());
@@ -383,13 +466,21 @@ Status SqliteResponseStore::recordAttempts(const std::vector<AttemptRecord>& rec
   return store_.withWriter([&](Connection& c) -> Status {
     Transaction tx(c);
     TD_CHECK(tx.begin());
+    // The tries, many rows to a statement. A finished delivery shows on its threat's timeline
+    // from its own row (deliveryTimeline), so it writes no timeline row.
+    TD_CHECK(insertRows(
+        c,
+        "INSERT INTO delivery_attempts (delivery_id, at, duration_ms, status, error, request, "
+        "response) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?)", 7, "", records.size(),
+        [&](Statement& st, int p, size_t i) {
+          const auto& r = records[i];
+          st.bind(p, r.delivery_id).bind(p + 1, r.attempt.at).bind(p + 2, r.attempt.duration_ms);
+          st.bind(p + 3, r.attempt.status).bind(p + 4, r.attempt.error);
+          st.bind(p + 5, r.attempt.request).bind(p + 6, r.attempt.response);
+        },
+        [](Statement&) {}));
     for (const auto& r : records) {
-      TD_TRY(ins, c.prepare("INSERT INTO delivery_attempts (delivery_id, at, duration_ms, status, "
-                            "error, request, response) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-      ins->bind(1, r.delivery_id).bind(2, r.attempt.at).bind(3, r.attempt.duration_ms);
-      ins->bind(4, r.attempt.status).bind(5, r.attempt.error).bind(6, r.attempt.request);
-      ins->bind(7, r.attempt.response);
-      TD_CHECK(ins->run());
       const bool finished = r.status != DeliveryStatus::kPending;
       // Only a pending delivery changes: one cancelled (its response deleted) while it was being
       // sent stays cancelled; the try is recorded all the same.
@@ -401,22 +492,28 @@ Status SqliteResponseStore::recordAttempts(const std::vector<AttemptRecord>& rec
       up->bind(4, r.attempt.status).bind(5, r.attempt.error).bind(6, r.delivery_id);
       TD_CHECK(up->run());
       for (const auto& d : r.follow_ups) TD_CHECK(insertDelivery(c, d, nullptr));
-      // A finished delivery about a threat shows on its timeline ("response", kind, outcome).
-      if (finished && r.status != DeliveryStatus::kCancelled) {
-        TD_TRY(tl, c.prepare("INSERT INTO timeline (threat_id, at, actor, action, from_value, "
-                             "to_value) SELECT threat_id, ?, 'system', 'response', kind, "
-                             "recipient || ': ' || ? FROM deliveries WHERE id = ? AND "
-                             "threat_id IS NOT NULL AND kind <> 'note'"));
-        std::string outcome(deliveryStatusName(r.status));
-        if (r.attempt.status) outcome += " (" + std::to_string(*r.attempt.status) + ")";
-        if (r.status == DeliveryStatus::kFailed && !r.attempt.error.empty())
-          outcome += ": " + r.attempt.error.substr(0, 200);
-        tl->bind(1, r.attempt.at).bind(2, outcome).bind(3, r.delivery_id);
-        TD_CHECK(tl->run());
-      }
     }
     return tx.commit();
   });
+}
+
+Status SqliteResponseStore::deliveryTimeline(Connection& c, ThreatId threat,
+                                             std::vector<TimelineEntry>& out) {
+  TD_TRY(st, c.prepare(std::string("SELECT finished_at, kind, recipient, status, last_status, "
+                                   "last_error FROM deliveries WHERE threat_id = ? AND "
+                                   "status IN (1, 2, 3) AND ") +
+                       kTimelineDeliveries + " ORDER BY finished_at, id"));
+  st->bind(1, threat);
+  while (true) {
+    TD_TRY(row, st->step());
+    if (!row) break;
+    std::optional<int> code;
+    if (!st->isNull(4)) code = st->i32(4);
+    const auto status = static_cast<DeliveryStatus>(std::clamp(st->i32(3), 0, 4));
+    out.push_back(TimelineEntry{0, threat, st->i64(0), "system", "response", st->text(1),
+                                timelineText(st->textView(2), status, code, st->textView(5))});
+  }
+  return {};
 }
 
 Status SqliteResponseStore::releaseDeliveries(const std::vector<std::int64_t>& ids) {
@@ -495,6 +592,32 @@ Result<std::vector<DeliveryAttempt>> SqliteResponseStore::listAttempts(std::int6
 
 Result<Delivery> SqliteResponseStore::replayDelivery(std::int64_t id, TimeMs now) {
   TD_CHECK(store_.withWriter([&](Connection& c) -> Status {
+    Transaction tx(c);
+    TD_CHECK(tx.begin());
+    // The outcome being replayed stays on the threat's timeline: written there now, before the
+    // row that shows it (deliveryTimeline) starts over.
+    TD_TRY(was, c.prepare(std::string("SELECT threat_id, finished_at, kind, recipient, status, "
+                                      "last_status, last_error FROM deliveries WHERE id = ? AND "
+                                      "status IN (2, 3) AND ") +
+                          kTimelineDeliveries));
+    was->bind(1, id);
+    TD_TRY(found, was->step());
+    std::optional<TimelineEntry> kept;
+    if (found) {
+      std::optional<int> code;
+      if (!was->isNull(5)) code = was->i32(5);
+      const auto status = static_cast<DeliveryStatus>(std::clamp(was->i32(4), 0, 4));
+      kept = TimelineEntry{0, was->i64(0), was->i64(1), "system", "response", was->text(2),
+                           timelineText(was->textView(3), status, code, was->textView(6))};
+    }
+    was->reset();
+    if (kept) {
+      TD_TRY(tl, c.prepare("INSERT INTO timeline (threat_id, at, actor, action, from_value, "
+                           "to_value) VALUES (?, ?, ?, ?, ?, ?)"));
+      tl->bind(1, kept->threat_id).bind(2, kept->at).bind(3, kept->actor).bind(4, kept->action);
+      tl->bind(5, kept->from).bind(6, kept->to);
+      TD_CHECK(tl->run());
+    }
     TD_TRY(st, c.prepare("UPDATE deliveries SET status = 0, attempts = 0, next_at = ?, "
                          "claimed_until = NULL, finished_at = NULL WHERE id = ? AND status IN "
                          "(2, 3) AND kind <> 'fanout'"));
@@ -505,7 +628,7 @@ Result<Delivery> SqliteResponseStore::replayDelivery(std::int64_t id, TimeMs now
                   "delivery " + std::to_string(id) +
                       " is not failed or skipped (only those can be replayed), or does not exist",
                   "id");
-    return {};
+    return tx.commit();
   }));
   return getDelivery(id);
 }
@@ -759,6 +882,19 @@ Result<std::int64_t> SqliteResponseStore::prune(TimeMs outbox_before, TimeMs del
     ob->bind(1, outbox_before);
     TD_CHECK(ob->run());
     deleted += c.changes();
+    // The deliveries about to go stay on their threats' timelines: written there now, as
+    // deliveryTimeline shows them (finished deliveries pruned are delivered or skipped).
+    TD_TRY(tl, c.prepare(
+                   "INSERT INTO timeline (threat_id, at, actor, action, from_value, to_value) "
+                   "SELECT d.threat_id, d.finished_at, 'system', 'response', d.kind, "
+                   "d.recipient || ': ' || CASE d.status WHEN 1 THEN 'delivered' ELSE 'skipped' "
+                   "END || CASE WHEN d.last_status IS NULL THEN '' ELSE ' (' || "
+                   "CAST(d.last_status AS TEXT) || ')' END FROM deliveries d WHERE "
+                   "d.finished_at IS NOT NULL AND d.finished_at < ? AND d.status IN (1, 3) AND "
+                   "d.kind <> 'note' AND d.kind <> 'fanout' AND EXISTS (SELECT 1 FROM threats t "
+                   "WHERE t.id = d.threat_id) ORDER BY d.finished_at, d.id"));
+    tl->bind(1, deliveries_before);
+    TD_CHECK(tl->run());
     TD_TRY(at, c.prepare("DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM "
                          "deliveries WHERE finished_at IS NOT NULL AND finished_at < ? AND "
                          "status IN (1, 3, 4))"));

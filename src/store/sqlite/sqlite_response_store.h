@@ -3,7 +3,11 @@
 // Thread safety: as ResponseStore; SqliteStore serialises writes.
 #pragma once
 
+#include <vector>
+
 #include "store/response_store.h"
+#include "store/sql/connection.h"
+#include "store/types.h"
 
 namespace td::store::sqlite {
 
@@ -56,6 +60,13 @@ class SqliteResponseStore final : public ResponseStore {
   Result<std::optional<StateAutomation>> stateAutomation(TagId state) override;
 
   Result<std::int64_t> prune(TimeMs outbox_before, TimeMs deliveries_before) override;
+
+  // A threat's finished deliveries as its timeline shows them (action "response", from the kind,
+  // to "recipient: outcome"), read from the delivery rows on the caller's connection: a finished
+  // delivery writes no timeline row of its own. What a replay or the pruning overwrites or
+  // deletes is written to the timeline table first (see replayDelivery and prune).
+  static Status deliveryTimeline(sql::Connection& c, ThreatId threat,
+                                 std::vector<TimelineEntry>& out);
 
  private:
   SqliteStore& store_;

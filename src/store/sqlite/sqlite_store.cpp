@@ -1406,6 +1406,13 @@ Result<std::vector<TimelineEntry>> SqliteStore::timeline(ThreatId id) {
     out.push_back(TimelineEntry{st->i64(0), st->i64(1), st->i64(2), st->text(3), st->text(4),
                                 st->text(5), st->text(6)});
   }
+  // Finished deliveries come from their own rows (see SqliteResponseStore::deliveryTimeline),
+  // placed by time among the rest; the "created" entry stays first.
+  const size_t stored = out.size();
+  TD_CHECK(SqliteResponseStore::deliveryTimeline(*c, id, out));
+  if (out.size() > stored)
+    std::stable_sort(out.begin() + 1, out.end(),
+                     [](const TimelineEntry& a, const TimelineEntry& b) { return a.at < b.at; });
   return out;
 }
 

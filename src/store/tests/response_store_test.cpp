@@ -1,6 +1,7 @@
 // ResponseStore: responses (unique names, specs kept), idempotent fan-out, the throttle window,
 // delivery claims with a lease (a dead sender's delivery comes back), tries and replay, digests,
-// subscriptions, notifications, automations, and pruning of delivered outbox rows.
+// subscriptions, notifications, automations, pruning of delivered outbox rows, and the
+// deliveries on their threats' timelines.
 #include <gtest/gtest.h>
 
 #include "store/tests/store_suite.h"
@@ -209,6 +210,109 @@ TEST_P(ResponseStoreTest, PruneDeletesDeliveredOutboxRowsOnly) {
   EXPECT_TRUE(store().listOutbox(claimed[0].threat_id)->empty());
   // The undelivered event is still owed.
   EXPECT_EQ(store().claimOutbox(10, 1000)->size(), 1u);
+}
+
+// The dispatcher's batch: 45 deliveries (statements of 32, 8 and 1 rows) inserted claimed with
+// their ids, the events acknowledged in the same transaction and known as fanned out by that.
+TEST_P(ResponseStoreTest, FanoutBatchInsertsClaimedAndAcknowledges) {
+  auto t = makeTenant("Acme");
+  auto r = *store().responses().createResponse(response(t.org.id, "hook"));
+  std::vector<core::Detection> ds;
+  for (int i = 0; i < 3; ++i)
+    ds.push_back(detection(t.project.id, "r" + std::to_string(i), "h" + std::to_string(i)));
+  ASSERT_TRUE(store().applyDetections(ds, {}, alice_));
+  auto events = *store().claimOutbox(10, 60000);
+  ASSERT_EQ(events.size(), 3u);
+  std::vector<ResponseStore::Fanout> fanouts;
+  for (const auto& e : events) {
+    ResponseStore::Fanout f;
+    f.outbox_id = e.id;
+    for (int i = 0; i < 15; ++i) {
+      auto d = delivery(t.org.id, r.id, "e" + std::to_string(e.id) + "-" + std::to_string(i));
+      d.outbox_id = e.id;
+      d.threat_id = e.threat_id;
+      d.payload_json = R"({"n":)" + std::to_string(i) + "}";
+      f.deliveries.push_back(d);
+    }
+    fanouts.push_back(f);
+  }
+  // One delivery is there already (a fan-out that crashed after its insert): not claimed again.
+  ResponseStore::Fanout before;
+  before.deliveries.push_back(fanouts[1].deliveries[3]);
+  ASSERT_TRUE(store().responses().insertFanout(before));
+  auto got = store().responses().insertFanoutsAndAck(fanouts, 100, 1000, 1000);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->inserted, 44);
+  ASSERT_EQ(got->claimed.size(), 44u);
+  for (size_t i = 1; i < got->claimed.size(); ++i)
+    EXPECT_LT(got->claimed[i - 1].id, got->claimed[i].id);
+  for (const auto& d : got->claimed) {
+    EXPECT_NE(d.idempotency_key, fanouts[1].deliveries[3].idempotency_key);
+    EXPECT_EQ(d.attempts, 1);
+    auto stored = store().responses().getDelivery(d.id);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->idempotency_key, d.idempotency_key);
+    EXPECT_EQ(stored->payload_json, d.payload_json);
+  }
+  // Claimed: only the one inserted before is free to claim.
+  EXPECT_EQ(store().responses().claimDeliveries(100, 200, 1000)->size(), 1u);
+  for (const auto& e : events) EXPECT_TRUE(*store().responses().fannedOut(e.id));
+  EXPECT_TRUE(store().claimOutbox(10, 60000)->empty());  // acknowledged
+}
+
+// A finished delivery shows on its threat's timeline from its own row; a replay and the pruning
+// keep what they overwrite or delete there.
+TEST_P(ResponseStoreTest, FinishedDeliveriesShowOnTheTimelineThroughReplayAndPruning) {
+  auto t = makeTenant("Acme");
+  auto r = *store().responses().createResponse(response(t.org.id, "hook"));
+  ASSERT_TRUE(store().applyDetections({detection(t.project.id, "r1", "h1")}, {}, alice_));
+  auto threat = store().claimOutbox(1, 60000)->at(0).threat_id;
+  auto& rs = store().responses();
+  ResponseStore::Fanout f;
+  auto d = delivery(t.org.id, r.id, "k1");
+  d.threat_id = threat;
+  d.created_at = core::nowMs();
+  f.deliveries.push_back(d);
+  auto note = d;
+  note.kind = "note";
+  note.idempotency_key = "k1-note";
+  f.deliveries.push_back(note);
+  ASSERT_TRUE(rs.insertFanout(f));
+  const auto created = store().timeline(threat)->size();
+  auto claimed = *rs.claimDeliveries(10, core::nowMs(), 1000);
+  ASSERT_EQ(claimed.size(), 2u);
+  DeliveryAttempt bad;
+  bad.at = core::nowMs();
+  bad.status = 500;
+  bad.error = "HTTP 500";
+  ASSERT_TRUE(rs.recordAttempt(claimed[0].id, bad, DeliveryStatus::kFailed, bad.at));
+  ASSERT_TRUE(rs.recordAttempt(claimed[1].id, bad, DeliveryStatus::kDelivered, bad.at));
+  auto tl = *store().timeline(threat);
+  ASSERT_EQ(tl.size(), created + 1);  // the automatic note's delivery is not shown
+  EXPECT_EQ(tl.back().action, "response");
+  EXPECT_EQ(tl.back().actor, "system");
+  EXPECT_EQ(tl.back().from, "webhook");
+  EXPECT_EQ(tl.back().to, "hook: failed (500): HTTP 500");
+
+  ASSERT_TRUE(rs.replayDelivery(claimed[0].id, core::nowMs()));
+  auto again = *rs.claimDeliveries(10, core::nowMs(), 1000);
+  ASSERT_EQ(again.size(), 1u);
+  DeliveryAttempt ok;
+  ok.at = core::nowMs() + 5;
+  ok.status = 200;
+  ASSERT_TRUE(rs.recordAttempt(again[0].id, ok, DeliveryStatus::kDelivered, ok.at));
+  tl = *store().timeline(threat);
+  ASSERT_EQ(tl.size(), created + 2);
+  EXPECT_EQ(tl[tl.size() - 2].to, "hook: failed (500): HTTP 500");
+  EXPECT_EQ(tl.back().to, "hook: delivered (200)");
+
+  ASSERT_TRUE(rs.prune(0, core::nowMs() + 60000));
+  EXPECT_FALSE(rs.getDelivery(again[0].id));  // pruned ...
+  tl = *store().timeline(threat);             // ... and still on the timeline
+  ASSERT_EQ(tl.size(), created + 2);
+  EXPECT_EQ(tl[tl.size() - 2].to, "hook: failed (500): HTTP 500");
+  EXPECT_EQ(tl.back().to, "hook: delivered (200)");
+  EXPECT_EQ(tl.back().at, ok.at);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ResponseStoreTest, ::testing::Values(sqliteBackend(), postgresBackend()),
