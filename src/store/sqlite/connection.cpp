@@ -43,6 +43,64 @@ std::string SqliteStatement::blob(int col) const {
   return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
+WalCheckpointer::~WalCheckpointer() {
+  std::thread t;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    t = std::move(thread_);
+  }
+  wake_.notify_one();
+  if (t.joinable()) t.join();
+}
+
+void WalCheckpointer::request() {
+  {
+    std::lock_guard lock(mu_);
+    requested_ = true;
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  }
+  wake_.notify_one();
+}
+
+void WalCheckpointer::run() {
+  sqlite3* db = nullptr;
+  // A read first: a connection opens its WAL (and knows the database is in WAL mode, without
+  // which a checkpoint does nothing) when it first reads.
+  if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_busy_timeout(db, kBusyTimeoutMs) != SQLITE_OK ||
+      sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
+          SQLITE_OK) {
+    // Without a connection of its own the writers' inline checkpoint (kWalInlinePages) remains.
+    sqlite3_close(db);
+    return;
+  }
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [&] { return requested_ || stop_; });
+    if (stop_) break;
+    requested_ = false;
+    lock.unlock();
+    // Busy (another checkpoint runs) or partial (readers) is fine: the next request goes on.
+    (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
+  lock.unlock();
+  sqlite3_close(db);
+}
+
+namespace {
+// SQLite's WAL hook, after each commit of the writer: replaces its automatic checkpoint.
+int onWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
+  if (pages >= WalCheckpointer::kWalInlinePages)
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  else if (pages >= WalCheckpointer::kWalCheckpointPages)
+    static_cast<WalCheckpointer*>(arg)->request();
+  return SQLITE_OK;
+}
+}  // namespace
+
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   const int flags =
@@ -66,11 +124,16 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::stri
   pragmas += read_only ? "PRAGMA cache_size=-32768;" : "PRAGMA cache_size=-262144;";
   if (!read_only) pragmas += "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
   if (auto s = conn->exec(pragmas); !s) return fail(s.error());
+  if (!read_only) {
+    conn->checkpointer_ = std::make_unique<WalCheckpointer>(path);
+    sqlite3_wal_hook(db, onWalCommit, conn->checkpointer_.get());
+  }
   return conn;
 }
 
 SqliteConnection::~SqliteConnection() {
   cache_.clear();  // statements are finalised before the connection closes
+  checkpointer_.reset();  // its connection closes first: the last one to close checkpoints
   sqlite3_close(db_);
 }
 

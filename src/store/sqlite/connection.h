@@ -8,11 +8,14 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -86,9 +89,40 @@ class SqliteStatement final : public sql::Statement {
   sqlite3_stmt* stmt_;
 };
 
+// Checkpoints a database's WAL from a thread of its own with a connection of its own, so that
+// the copying of pages into the database file and its fsync happen outside the write lock: a
+// commit that fills the WAL past kWalCheckpointPages asks for a checkpoint and goes on (SQLite's
+// automatic checkpoint would run it inside that commit, the write lock held, stalling every
+// writer behind one fsync). PASSIVE checkpoints never wait for readers or writers. Should the WAL
+// still grow past kWalInlinePages (readers pinning old frames, a writer outrunning the thread),
+// the committing writer checkpoints itself, as SQLite's own would.
+//
+// Thread safety: request() from the writer's thread (SQLite's WAL hook), the rest internal.
+class WalCheckpointer {
+ public:
+  static constexpr int kWalCheckpointPages = 1000;  // SQLite's default automatic checkpoint
+  static constexpr int kWalInlinePages = 16 * kWalCheckpointPages;
+  explicit WalCheckpointer(std::string path) : path_(std::move(path)) {}
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+  ~WalCheckpointer();
+  // Wakes the checkpoint thread (started on the first request).
+  void request();
+
+ private:
+  void run();
+  const std::string path_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool requested_ = false;  // mu_
+  bool stop_ = false;       // mu_
+  std::thread thread_;      // mu_ (started once)
+};
+
 class SqliteConnection final : public sql::Connection {
  public:
-  // Opens (creating when missing) the database at `path` in WAL mode with a busy timeout.
+  // Opens (creating when missing) the database at `path` in WAL mode with a busy timeout. A
+  // writable connection checkpoints the WAL in the background (WalCheckpointer).
   static Result<std::unique_ptr<SqliteConnection>> open(const std::string& path, bool read_only);
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
@@ -127,6 +161,7 @@ class SqliteConnection final : public sql::Connection {
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // writable connections
 };
 
 }  // namespace td::store::sqlite
