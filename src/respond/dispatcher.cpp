@@ -314,15 +314,20 @@ Result<std::vector<Dispatcher::Recipient>> Dispatcher::recipients(const EmailAct
 Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threat, const Json& ev,
                                       std::optional<std::int64_t> outbox,
                                       const std::string& key_suffix,
-                                      store::ResponseStore::Fanout& out, const Vars* threat_vars) {
+                                      store::ResponseStore::Fanout& out, Vars* threat_vars,
+                                      Rendered* rendered) {
   const core::TimeMs t = now();
   std::string project_name;
   auto org = orgOf(threat.project_id, &project_name);
   if (!org) return fail(org.error());
-  Vars vars = threat_vars
-                  ? *threat_vars
-                  : threatVars(threat, eventInfo(ev, *org, project_name), options_.public_url);
+  // The event's variables are shared by its responses (not copied for each): each sets its own
+  // name, and its recipients, over the last one's.
+  std::optional<Vars> own;
+  if (!threat_vars)
+    own = threatVars(threat, eventInfo(ev, *org, project_name), options_.public_url);
+  Vars& vars = threat_vars ? *threat_vars : *own;
   vars.set("response", r.spec.name);
+  vars.set("recipient", "");
   // Stable for this event and response across tries and restarts; the response's creation time
   // keeps keys of a re-created database (ids start again at 1) apart at a receiver's dedupe.
   const std::string key =
@@ -349,6 +354,7 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
     d.recipient = r.spec.name;
     d.idempotency_key = key;
     d.payload_json = p.dump();
+    if (rendered) rendered->emplace(key, std::make_shared<const Json>(std::move(p)));
     d.max_attempts = w.max_attempts;
     d.next_at = t;
     d.created_at = t;
@@ -409,7 +415,8 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
   return {};
 }
 
-Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& f) {
+Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& f,
+                          Rendered* rendered) {
   auto& rs = store_.responses();
   // Claimed for the first time: nobody can have fanned it out before (a fan-out that crashed
   // before its ack leaves the event to be claimed again, with attempts > 1).
@@ -433,7 +440,7 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
 
   // The threat's variables, once for all the responses of this event.
   std::optional<Vars> vars;
-  auto threatVarsOnce = [&]() -> const Vars& {
+  auto threatVarsOnce = [&]() -> Vars& {
     if (!vars) vars = threatVars(*threat, eventInfo(ev, *org, project_name), options_.public_url);
     return *vars;
   };
@@ -442,7 +449,11 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
     if (std::find(spec.events.begin(), spec.events.end(), kind) == spec.events.end()) continue;
     if (!matches(spec, *threat)) continue;
     if (spec.throttle) {
-      const std::string key = spec.throttle->key.render(threatVarsOnce(), Escape::kText);
+      // Rendered with the threat's names only, as before any response set its own.
+      Vars& v = threatVarsOnce();
+      v.set("response", "");
+      v.set("recipient", "");
+      const std::string key = spec.throttle->key.render(v, Escape::kText);
       auto admitted = rs.throttleAdmit(r->record.id, key, t, spec.throttle->window_ms, event.id);
       if (!admitted) return fail(admitted.error());
       if (!*admitted) {
@@ -450,7 +461,8 @@ Status Dispatcher::fanOut(const store::OutboxEvent& event, store::ResponseStore:
         continue;
       }
     }
-    if (auto s = responseDeliveries(*r, *threat, ev, event.id, "", f, &threatVarsOnce()); !s)
+    if (auto s = responseDeliveries(*r, *threat, ev, event.id, "", f, &threatVarsOnce(), rendered);
+        !s)
       return s;
   }
 
@@ -571,9 +583,10 @@ Result<int> Dispatcher::fanOutOnce() {
   if (events->empty()) return 0;
   std::vector<store::ResponseStore::Fanout> fanouts;
   fanouts.reserve(events->size());
+  Rendered rendered;
   for (const auto& e : *events) {
     store::ResponseStore::Fanout f;
-    if (auto s = fanOut(e, f); !s) {
+    if (auto s = fanOut(e, f, &rendered); !s) {
       // Left unacknowledged: claimed again when its lease runs out.
       spdlog::warn("respond: outbox event {} not fanned out: {}", e.id, s.error().message);
       continue;
@@ -595,7 +608,11 @@ Result<int> Dispatcher::fanOutOnce() {
   if (!r->claimed.empty()) {
     const auto at = std::chrono::steady_clock::now();
     std::lock_guard lock(queue_mu_);
-    for (auto& d : r->claimed) queue_.push_back({std::move(d), at});
+    for (auto& d : r->claimed) {
+      auto it = rendered.find(d.idempotency_key);
+      auto payload = it == rendered.end() ? nullptr : std::move(it->second);
+      queue_.push_back({std::move(d), at, std::move(payload)});
+    }
   }
   return static_cast<int>(events->size());
 }
@@ -641,6 +658,7 @@ Result<int> Dispatcher::digestOnce() {
 Result<int> Dispatcher::deliverOnce(int limit) {
   // First what the fan-out handed over (claimed when inserted), else a claim of due deliveries.
   std::optional<std::vector<Delivery>> claimed(std::in_place);
+  std::vector<std::shared_ptr<const Json>> payloads;  // built by the fan-out, or none
   auto claimed_at = std::chrono::steady_clock::now();
   const auto half_lease = std::chrono::milliseconds(options_.delivery_lease_ms / 2);
   std::vector<std::int64_t> stale;
@@ -656,6 +674,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
       }
       if (claimed->empty()) claimed_at = h.at;
       claimed->push_back(std::move(h.delivery));
+      payloads.push_back(std::move(h.payload));
     }
   }
   if (!stale.empty())
@@ -684,6 +703,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
       for (auto& d : *c) claimed->push_back(std::move(d));
     }
   }
+  payloads.resize(claimed->size());  // those claimed from the table are parsed below
   // A batch that has used half its lease gives the rest back rather than risk sending after the
   // lease ran out, when another worker may have claimed and sent them too.
   const auto give_back_at = claimed_at + half_lease;
@@ -693,7 +713,16 @@ Result<int> Dispatcher::deliverOnce(int limit) {
   // Webhooks go out together, over several keep-alive connections at once; the other kinds
   // (e-mail, notes, notifications ...) one after another below.
   std::vector<const Delivery*> hooks, others;
-  for (const auto& d : *claimed) (d.kind == "webhook" ? hooks : others).push_back(&d);
+  std::vector<const Json*> hook_payloads;
+  for (size_t i = 0; i < claimed->size(); ++i) {
+    const Delivery& d = (*claimed)[i];
+    if (d.kind != "webhook") {
+      others.push_back(&d);
+      continue;
+    }
+    hooks.push_back(&d);
+    hook_payloads.push_back(payloads[i].get());
+  }
   std::vector<store::ResponseStore::AttemptRecord> records;
   records.reserve(claimed->size());
   if (!hooks.empty()) {
@@ -702,7 +731,9 @@ Result<int> Dispatcher::deliverOnce(int limit) {
     requests.reserve(hooks.size());
     std::vector<size_t> sent;  // index into hooks of each request
     for (size_t i = 0; i < hooks.size(); ++i) {
-      const Json p = Json::parse(hooks[i]->payload_json, nullptr, false);
+      Json parsed;
+      if (!hook_payloads[i]) parsed = Json::parse(hooks[i]->payload_json, nullptr, false);
+      const Json& p = hook_payloads[i] ? *hook_payloads[i] : parsed;
       if (!p.is_object()) {
         Outcome o;
         o.attempt.at = now();

@@ -100,6 +100,8 @@ class Dispatcher {
   const DispatcherOptions& options() const { return options_; }
 
  private:
+  // Payloads the fan-out built, by idempotency key, for the deliveries it hands over.
+  using Rendered = std::map<std::string, std::shared_ptr<const nlohmann::json>, std::less<>>;
   struct Loaded {
     store::ResponseRecord record;
     ResponseSpec spec;
@@ -123,12 +125,13 @@ class Dispatcher {
   core::Result<std::vector<Recipient>> recipients(const EmailAction& email, core::OrgId org);
   std::string timeZoneOf(const std::string& address, const std::string& fallback);
   // The deliveries one event owes, added to `out` (inserted by the caller with its batch).
-  core::Status fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& out);
+  core::Status fanOut(const store::OutboxEvent& event, store::ResponseStore::Fanout& out,
+                      Rendered* rendered = nullptr);
   // The deliveries (or digest items) one response owes for one threat and event.
   core::Status responseDeliveries(const Loaded& response, const core::Threat& threat,
                                   const nlohmann::json& event, std::optional<std::int64_t> outbox,
                                   const std::string& key_suffix, store::ResponseStore::Fanout& out,
-                                  const Vars* threat_vars = nullptr);
+                                  Vars* threat_vars = nullptr, Rendered* rendered = nullptr);
   Outcome send(const store::Delivery& d);
   Outcome sendWebhook(const store::Delivery& d, const nlohmann::json& p);
   HttpRequest webhookRequest(const store::Delivery& d, const nlohmann::json& p);
@@ -164,7 +167,11 @@ class Dispatcher {
   struct HandedOver {
     store::Delivery delivery;
     std::chrono::steady_clock::time_point at;
+    // The webhook's payload as the fan-out built it (delivery.payload_json is its text): the
+    // worker need not parse it back.
+    std::shared_ptr<const nlohmann::json> payload;
   };
+
   std::mutex queue_mu_;
   std::deque<HandedOver> queue_;  // queue_mu_
   std::atomic<std::int64_t> last_table_claim_{0};  // steady clock, ms
