@@ -173,7 +173,7 @@ class Dispatcher {
   };
 
   std::mutex queue_mu_;
-  std::deque<HandedOver> queue_;  // queue_mu_
+  std::deque<HandedOver> queue_;                   // queue_mu_
   std::atomic<std::int64_t> last_table_claim_{0};  // steady clock, ms
 
   std::mutex fan_mu_;  // the fan-out's wake-up: outbox commits (Store::setOutboxListener)

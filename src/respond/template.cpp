@@ -345,4 +345,92 @@ std::string escapeValue(std::string_view value, Escape escape) {
   return out;
 }
 
+namespace {
+// The length of the UTF-8 sequence at the start of `s` (1-4), or 0 when it is not one: a lead
+// byte, its continuation bytes, no overlong form, no surrogate, nothing past U+10FFFF.
+size_t utf8Sequence(std::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (size_t i = 2; i < n; ++i)
+    if (b(i) < 0x80 || b(i) > 0xbf) return 0;
+  return n;
+}
+}  // namespace
+
+void appendJsonString(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + value.size() + 2);
+  out += '"';
+  size_t i = 0;
+  while (i < value.size()) {
+    // A run that needs no escaping goes in at once.
+    size_t run = i;
+    while (run < value.size()) {
+      const auto u = static_cast<unsigned char>(value[run]);
+      if (u < 0x20 || u == '"' || u == '\\' || u >= 0x80) break;
+      ++run;
+    }
+    out.append(value.data() + i, run - i);
+    i = run;
+    if (i == value.size()) break;
+    const auto u = static_cast<unsigned char>(value[i]);
+    if (u >= 0x80) {
+      const size_t n = utf8Sequence(value.substr(i));
+      if (n == 0) {
+        out += "\xef\xbf\xbd";  // U+FFFD
+        ++i;
+      } else {
+        out.append(value.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (u) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[u >> 4];
+        out += kHex[u & 15];
+    }
+    ++i;
+  }
+  out += '"';
+}
+
 }  // namespace td::respond

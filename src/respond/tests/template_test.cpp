@@ -127,5 +127,35 @@ TEST(TemplateTest, WithoutSchemaAnyNameParses) {
   EXPECT_EQ(t->render(Vars{}, Escape::kText), "");
 }
 
+// Hot-path payloads are written by hand: the same text as nlohmann::json's dump() for UTF-8, and
+// text it parses back (U+FFFD in place) for bytes that are not UTF-8, where dump() would throw.
+TEST(TemplateTest, JsonStringsAreWrittenAsDumpWritesThem) {
+  std::string all_ascii;
+  for (int c = 1; c < 128; ++c) all_ascii += static_cast<char>(c);
+  for (const std::string s :
+       {std::string(), std::string("plain"), std::string("q\"b\\s/"), all_ascii,
+        std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), std::string(1, '\0') + "nul"}) {
+    std::string out;
+    appendJsonString(out, s);
+    EXPECT_EQ(out, nlohmann::json(s).dump()) << s;
+  }
+  // Not UTF-8: a lone continuation byte, a cut sequence, an overlong '/', a surrogate, and past
+  // U+10FFFF.
+  for (const std::string bad :
+       {"\x80", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    std::string out;
+    appendJsonString(out, "a" + bad + "b");
+    auto back = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_TRUE(back.is_string()) << out;
+    const std::string text = back.get<std::string>();
+    EXPECT_NE(text.find("\xef\xbf\xbd"), std::string::npos) << out;
+    EXPECT_EQ(text.front(), 'a');
+    EXPECT_EQ(text.back(), 'b');
+  }
+  std::string cut;  // a lead byte at the very end
+  appendJsonString(cut, "ab\xe2");
+  EXPECT_EQ(nlohmann::json::parse(cut).get<std::string>(), "ab\xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace td::respond

@@ -101,7 +101,8 @@ int onWalCommit(void* arg, sqlite3* db, const char* name, int pages) {
 }
 }  // namespace
 
-Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path, bool read_only) {
+Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::string& path,
+                                                                 bool read_only) {
   sqlite3* db = nullptr;
   const int flags =
       (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -132,7 +133,7 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::stri
 }
 
 SqliteConnection::~SqliteConnection() {
-  cache_.clear();  // statements are finalised before the connection closes
+  cache_.clear();         // statements are finalised before the connection closes
   checkpointer_.reset();  // its connection closes first: the last one to close checkpoints
   sqlite3_close(db_);
 }

@@ -122,8 +122,8 @@ Status insertRows(Connection& c, std::string_view head, std::string_view row, in
 
 // How a finished delivery reads on its threat's timeline: "hook: delivered (200)",
 // "hook: failed (500): HTTP 500".
-std::string timelineText(std::string_view recipient, DeliveryStatus status,
-                         std::optional<int> code, std::string_view error) {
+std::string timelineText(std::string_view recipient, DeliveryStatus status, std::optional<int> code,
+                         std::string_view error) {
   std::string out(recipient);
   out += ": ";
   out += deliveryStatusName(status);
@@ -268,8 +268,7 @@ Status insertFanoutRows(Connection& c, const std::vector<ResponseStore::Fanout>&
         "idempotency_key, status, payload, attempts, max_attempts, next_at, created_at, "
         "claimed_until) VALUES ",
         "(?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?, ?, ?)", 12,
-        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
-        to_claim.size(),
+        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key", to_claim.size(),
         [&](Statement& st, int p, size_t i) {
           const Delivery& d = *to_claim[i];
           st.bind(p, d.org_id).bind(p + 1, d.response_id).bind(p + 2, d.outbox_id);
@@ -359,8 +358,8 @@ Result<ResponseStore::FanoutResult> SqliteResponseStore::insertFanoutsAndAck(
     Transaction tx(c);
     TD_CHECK(tx.begin());
     std::vector<Delivery> claimed;
-    TD_CHECK(insertFanoutRows(c, fanouts, now, lease_ms, claim_limit, false, &out.inserted,
-                              &claimed));
+    TD_CHECK(
+        insertFanoutRows(c, fanouts, now, lease_ms, claim_limit, false, &out.inserted, &claimed));
     TD_TRY(ack, c.prepare("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS "
                           "NULL"));
     const TimeMs at = core::nowMs();
@@ -607,7 +606,12 @@ Result<Delivery> SqliteResponseStore::replayDelivery(std::int64_t id, TimeMs now
       std::optional<int> code;
       if (!was->isNull(5)) code = was->i32(5);
       const auto status = static_cast<DeliveryStatus>(std::clamp(was->i32(4), 0, 4));
-      kept = TimelineEntry{0, was->i64(0), was->i64(1), "system", "response", was->text(2),
+      kept = TimelineEntry{0,
+                           was->i64(0),
+                           was->i64(1),
+                           "system",
+                           "response",
+                           was->text(2),
                            timelineText(was->textView(3), status, code, was->textView(6))};
     }
     was->reset();
@@ -884,15 +888,15 @@ Result<std::int64_t> SqliteResponseStore::prune(TimeMs outbox_before, TimeMs del
     deleted += c.changes();
     // The deliveries about to go stay on their threats' timelines: written there now, as
     // deliveryTimeline shows them (finished deliveries pruned are delivered or skipped).
-    TD_TRY(tl, c.prepare(
-                   "INSERT INTO timeline (threat_id, at, actor, action, from_value, to_value) "
-                   "SELECT d.threat_id, d.finished_at, 'system', 'response', d.kind, "
-                   "d.recipient || ': ' || CASE d.status WHEN 1 THEN 'delivered' ELSE 'skipped' "
-                   "END || CASE WHEN d.last_status IS NULL THEN '' ELSE ' (' || "
-                   "CAST(d.last_status AS TEXT) || ')' END FROM deliveries d WHERE "
-                   "d.finished_at IS NOT NULL AND d.finished_at < ? AND d.status IN (1, 3) AND "
-                   "d.kind <> 'note' AND d.kind <> 'fanout' AND EXISTS (SELECT 1 FROM threats t "
-                   "WHERE t.id = d.threat_id) ORDER BY d.finished_at, d.id"));
+    TD_TRY(tl,
+           c.prepare("INSERT INTO timeline (threat_id, at, actor, action, from_value, to_value) "
+                     "SELECT d.threat_id, d.finished_at, 'system', 'response', d.kind, "
+                     "d.recipient || ': ' || CASE d.status WHEN 1 THEN 'delivered' ELSE 'skipped' "
+                     "END || CASE WHEN d.last_status IS NULL THEN '' ELSE ' (' || "
+                     "CAST(d.last_status AS TEXT) || ')' END FROM deliveries d WHERE "
+                     "d.finished_at IS NOT NULL AND d.finished_at < ? AND d.status IN (1, 3) AND "
+                     "d.kind <> 'note' AND d.kind <> 'fanout' AND EXISTS (SELECT 1 FROM threats t "
+                     "WHERE t.id = d.threat_id) ORDER BY d.finished_at, d.id"));
     tl->bind(1, deliveries_before);
     TD_CHECK(tl->run());
     TD_TRY(at, c.prepare("DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM "

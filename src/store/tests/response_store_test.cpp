@@ -315,7 +315,8 @@ TEST_P(ResponseStoreTest, FinishedDeliveriesShowOnTheTimelineThroughReplayAndPru
   EXPECT_EQ(tl.back().at, ok.at);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ResponseStoreTest, ::testing::Values(sqliteBackend(), postgresBackend()),
+INSTANTIATE_TEST_SUITE_P(Backends, ResponseStoreTest,
+                         ::testing::Values(sqliteBackend(), postgresBackend()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -1,7 +1,5 @@
 // The SQLite connection: a writable connection checkpoints its WAL from a thread of its own, not
 // inside the commit that filled it (the write lock held).
-#include "store/sqlite/connection.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,6 +7,8 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+
+#include "store/sqlite/connection.h"
 
 namespace td::store::sqlite {
 namespace {
