@@ -280,11 +280,18 @@ struct Engine::Impl {
     std::unordered_map<std::string, std::vector<std::uint32_t>> exact_ci, exact_cs;
     ExactTable exact_ci_table, exact_cs_table;  // the same, for lookups
     size_t exact_max = 0;                       // longest literal: longer values cannot hit
+    std::uint64_t exact_lengths = 0;  // bit n: a literal of n bytes (bit 63: 63 or more)
     size_t min_len = 0;  // shortest text any pattern of `db` can match: shorter ones skip it
     // When `db` holds only a few plain literals (DirectPattern), their patterns: a short value
     // is tested against each directly, cheaper than a Hyperscan call (whose fixed cost
     // dominates on short values).
     std::vector<std::uint32_t> direct;
+    // Plain suffixes from a backslash on (`Image|endswith: '\whoami.exe'`) of a database scanned
+    // with every event: looked up with the value's tail from each of its last backslashes
+    // instead of scanned (most Image, ParentImage, ImageLoaded literals are of this kind).
+    ExactTable suffix_ci_table, suffix_cs_table;
+    size_t suffix_max = 0;  // longest such suffix: tails from further back cannot hit
+    std::uint64_t suffix_lengths = 0;  // as exact_lengths
   };
   std::vector<Db> dbs;  // per (group, slot) that has patterns; slot fields.size() = keywords
   std::vector<std::uint32_t> db_slot;         // db -> the slot whose values it scans
@@ -1544,6 +1551,7 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
       auto& table = (p.flags & HS_FLAG_CASELESS) ? d.exact_ci : d.exact_cs;
       table[p.literal].push_back(i);
       d.exact_max = std::max(d.exact_max, p.literal.size());
+      d.exact_lengths |= std::uint64_t{1} << std::min<size_t>(p.literal.size(), 63);
       continue;
     }
     const bool lazy = triggers[i].empty() && ls_triggers[i].empty() && p.group != kGroupLogsource &&
@@ -1566,6 +1574,24 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
   constexpr size_t kSmallDb = 8;
   for (auto& [db_index, pats] : per_db) {
     const auto di = static_cast<size_t>(db_index);
+    if (impl.patterns[pats.front()].lazy_db != db_index) {
+      std::unordered_map<std::string, std::vector<std::uint32_t>> ci, cs;
+      std::vector<std::uint32_t> rest;
+      for (auto pi : pats) {
+        const DirectPattern& dp = impl.patterns[pi].direct;
+        if (dp.kind == DirectPattern::Kind::kSuffix && !dp.needle.empty() && dp.needle[0] == '\\' &&
+            impl.patterns[pi].db != keyword_db) {
+          (dp.caseless ? ci : cs)[dp.needle].push_back(pi);
+          impl.dbs[di].suffix_max = std::max(impl.dbs[di].suffix_max, dp.needle.size());
+          impl.dbs[di].suffix_lengths |= std::uint64_t{1} << std::min<size_t>(dp.needle.size(), 63);
+        } else {
+          rest.push_back(pi);
+        }
+      }
+      impl.dbs[di].suffix_ci_table.build(ci, true);
+      impl.dbs[di].suffix_cs_table.build(cs, false);
+      pats = std::move(rest);
+    }
     while (!pats.empty()) {
       std::vector<const char*> exprs;
       std::vector<unsigned> flags, ids;
@@ -1769,6 +1795,7 @@ struct Matcher::State {
   std::vector<std::int64_t> gate_numbers;    // this event's, for Engine::Impl::gate_slot
   std::vector<std::string_view> nul_keywords;  // keyword values with a NUL, scanned alone
   std::int32_t layout = -1;
+  bool gather_keywords = false;  // whether the last event needed keyword values
   std::string keywords;  // the keyword values joined by NULs, scanned at once
   const Engine::Impl* impl = nullptr;
   const std::vector<std::uint32_t>* db_ids = nullptr;
@@ -2065,17 +2092,37 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     }
   }
   if (st.layout < 0) st.layout = static_cast<std::int32_t>(engine_->layouts_.size() - 1);
-  st.fields.extractFields(engine_->layouts_[static_cast<size_t>(st.layout)], root);
+  // Keyword values are gathered in the field pass when the previous event needed them (events
+  // come in runs of one kind), else only when this one turns out to need them.
+  st.fields.extract(engine_->layouts_[static_cast<size_t>(st.layout)], root, st.gather_keywords);
 
   // Every literal of a database over one value: whole-value literals by hash lookup, the rest
   // in one Hyperscan scan, the few Hyperscan refused on RE2.
   auto scan = [&](const Engine::Impl::Db& d, std::string_view text) {
-    if (text.size() <= d.exact_max) {
+    if (text.size() <= d.exact_max &&
+        (d.exact_lengths >> std::min<size_t>(text.size(), 63) & 1) != 0) {
       if (const auto* pats = d.exact_cs_table.find(text)) {
         for (auto pi : *pats) st.mark(pi);
       }
       if (const auto* pats = d.exact_ci_table.find(text)) {
         for (auto pi : *pats) st.mark(pi);
+      }
+    }
+    if (d.suffix_max) {
+      const char* const begin = text.data();
+      const char* const end = begin + text.size();
+      const char* p = text.size() > d.suffix_max ? end - d.suffix_max : begin;
+      while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<size_t>(end - p))))) {
+        const std::string_view tail(p, static_cast<size_t>(end - p));
+        if ((d.suffix_lengths >> std::min<size_t>(tail.size(), 63) & 1) != 0) {
+          if (const auto* pats = d.suffix_cs_table.find(tail)) {
+            for (auto pi : *pats) st.mark(pi);
+          }
+          if (const auto* pats = d.suffix_ci_table.find(tail)) {
+            for (auto pi : *pats) st.mark(pi);
+          }
+        }
+        ++p;
       }
     }
     if (!d.direct.empty() && text.size() <= kDirectScanBytes) {
@@ -2185,6 +2232,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   const auto nfields = static_cast<std::uint32_t>(engine_->fields_.size());
   bool keywords = false;
   for (auto g : st.active) keywords |= impl.group_keywords[g] != 0;
+  st.gather_keywords = keywords || impl.group_keywords[kGroupLogsource] != 0;
   for (const std::uint32_t s : st.fields.presentSlots()) {
     for (auto g : st.active) scanSlot(g, s);
   }

@@ -422,54 +422,108 @@ void EventFields::collectKeywords(simdjson::dom::element value, int depth) {
   }
 }
 
+std::int32_t EventFields::findChild(const EventLayout& layout, std::uint32_t node,
+                                    std::uint32_t position, std::string_view key) {
+  constexpr std::uint32_t kMaxPositions = 256;
+  if (key.size() > sizeof(KeyMemo::text) || position >= kMaxPositions) {
+    return layout.find(layout.nodes_[node], key);
+  }
+  auto& seen = (*memo_)[node];
+  if (position >= seen.size()) seen.resize(position + 1);
+  KeyMemo& m = seen[position];
+  if (m.len == key.size()) {
+    // The memo is zero-padded: compare a word at a time, the key's tail loaded without reading
+    // past it.
+    bool eq = true;
+    size_t k = 0;
+    for (; k + 8 <= key.size() && eq; k += 8) {
+      std::uint64_t a, b;
+      std::memcpy(&a, key.data() + k, 8);
+      std::memcpy(&b, m.text + k, 8);
+      eq = a == b;
+    }
+    if (eq && k < key.size()) {
+      std::uint64_t b;
+      std::memcpy(&b, m.text + k, 8);
+      eq = loadTail(key.data() + k, key.size() - k) == b;
+    }
+    if (eq) return m.child;
+  }
+  m.child = layout.find(layout.nodes_[node], key);
+  m.len = static_cast<std::uint32_t>(key.size());
+  std::memset(m.text, 0, sizeof m.text);
+  std::memcpy(m.text, key.data(), key.size());
+  return m.child;
+}
+
 void EventFields::walk(const EventLayout& layout, std::uint32_t node_id,
-                       simdjson::dom::element value, bool keywords, int depth) {
+                       simdjson::dom::element value, bool keywords, bool gather, int depth) {
   if (depth > kMaxDepth) return;
   const EventLayout::Node& node = layout.nodes_[node_id];
   if (node.keywords && !keywords) {
-    // Every scalar below is a keyword value, in document order: note the subtree, collect it
-    // when asked (collectKeywordValues), and walk on only for the fields rules name.
-    keyword_roots_.emplace_back(value, depth);
+    // Every scalar below is a keyword value, in document order: gathered in this walk, or the
+    // subtree noted and gathered when asked (collectKeywordValues); the walk goes on below for
+    // the fields rules name.
+    if (!gather) keyword_roots_.emplace_back(value, depth);
     keywords = true;
   }
   simdjson::dom::object obj;
   if (value.get_object().get(obj) != simdjson::SUCCESS) return;
+  const bool gathering = keywords && gather;
+  std::uint32_t position = 0;
   for (auto field : obj) {
     bool visited = false;
+    bool walked = false;  // field.value walked, its keyword values gathered on the way
     auto visit = [&](std::uint32_t child_id) {
       const EventLayout::Node& c = layout.nodes_[child_id];
       if (!c.slots.empty()) assign(c, field.value, layout.map_.text_key);
       if (!c.children.empty() || c.wildcard >= 0 || c.keywords) {
         if (field.value.type() == simdjson::dom::element_type::OBJECT) {
-          walk(layout, child_id, field.value, keywords, depth + 1);
+          walk(layout, child_id, field.value, keywords, gather, depth + 1);
+          walked = true;
         } else if (c.keywords && !keywords) {
-          keyword_roots_.emplace_back(field.value, depth + 1);
+          if (gather) {
+            collectKeywords(field.value, depth + 1);
+            walked = true;
+          } else {
+            keyword_roots_.emplace_back(field.value, depth + 1);
+          }
         }
       }
       visited = true;
     };
     if (!node.table.empty()) {
-      const std::int32_t c = layout.find(node, field.key);
+      const std::int32_t c = findChild(layout, node_id, position, field.key);
       if (c >= 0) visit(static_cast<std::uint32_t>(c));
     }
     if (node.wildcard >= 0 && !visited) visit(static_cast<std::uint32_t>(node.wildcard));
+    if (gathering && !walked) collectKeywords(field.value, depth + 1);
+    ++position;
   }
 }
 
-void EventFields::extractFields(const EventLayout& layout, simdjson::dom::element root) {
+void EventFields::extract(const EventLayout& layout, simdjson::dom::element root,
+                          bool keywords) {
   reset();
-  walk(layout, 0, root, false, 0);
+  if (memo_layout_ != &layout) {
+    memo_layout_ = &layout;
+    memo_ = nullptr;
+    for (auto& [l, memo] : memos_) {
+      if (l == &layout) memo_ = &memo;
+    }
+    if (!memo_) {
+      memos_.emplace_back(&layout, Memo(layout.nodes_.size()));
+      memo_ = &memos_.back().second;
+    }
+  }
+  walk(layout, 0, root, false, keywords, 0);
+  keywords_collected_ = keywords;
 }
 
 void EventFields::collectKeywordValues() {
   if (keywords_collected_) return;
   keywords_collected_ = true;
   for (const auto& [root, depth] : keyword_roots_) collectKeywords(root, depth);
-}
-
-void EventFields::extract(const EventLayout& layout, simdjson::dom::element root) {
-  extractFields(layout, root);
-  collectKeywordValues();
 }
 
 }  // namespace td::detect

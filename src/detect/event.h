@@ -88,12 +88,11 @@ class EventFields {
   EventFields(const EventFields&) = delete;
   EventFields& operator=(const EventFields&) = delete;
 
-  // Extracts the fields of one event, keyword values included. Never throws; malformed parts
-  // are skipped.
-  void extract(const EventLayout& layout, simdjson::dom::element root);
-  // The same without the keyword values: only where they are is noted, and
-  // collectKeywordValues() gathers them when some rule needs them (most events need none).
-  void extractFields(const EventLayout& layout, simdjson::dom::element root);
+  // Extracts the fields of one event. Never throws; malformed parts are skipped. With
+  // `keywords`, the values keyword searches look at are gathered in the same pass; without,
+  // only where they are is noted, and collectKeywordValues() gathers them when some rule needs
+  // them (the caller guesses which is cheaper: the result is the same).
+  void extract(const EventLayout& layout, simdjson::dom::element root, bool keywords = true);
   void collectKeywordValues();
 
   std::span<const FieldValue> values(std::uint32_t slot) const {
@@ -117,8 +116,14 @@ class EventFields {
     std::uint16_t rank = UINT16_MAX;
   };
   void reset();
+  // `gather`: keyword values are gathered in this pass; `keywords`: `value` is inside a
+  // keyword subtree.
   void walk(const EventLayout& layout, std::uint32_t node, simdjson::dom::element value,
-            bool keywords, int depth);
+            bool keywords, bool gather, int depth);
+  // layout.find(), answered from the key seen at the same position of the same node in earlier
+  // events when it is the same text (events of one kind repeat their keys in one order).
+  std::int32_t findChild(const EventLayout& layout, std::uint32_t node, std::uint32_t position,
+                         std::string_view key);
   void assign(const EventLayout::Node& node, simdjson::dom::element value,
               const std::string& text_key);
   void put(std::uint32_t slot, std::uint16_t rank, FieldValue v);
@@ -130,6 +135,16 @@ class EventFields {
   std::vector<std::uint32_t> touched_;
   std::vector<std::string_view> keywords_;
   std::vector<std::pair<simdjson::dom::element, int>> keyword_roots_;  // where, and depth
+  // Keys seen per layout node and position within its object, and the child found for them.
+  struct KeyMemo {
+    std::uint32_t len = UINT32_MAX;
+    std::int32_t child = -1;
+    char text[24];  // the key, zero-padded
+  };
+  using Memo = std::vector<std::vector<KeyMemo>>;  // per layout node
+  std::vector<std::pair<const EventLayout*, Memo>> memos_;  // per layout seen
+  const EventLayout* memo_layout_ = nullptr;  // the current event's layout
+  Memo* memo_ = nullptr;                      // its memo
   bool keywords_collected_ = false;
   // Text of numbers: fixed-size chunks so that views into them stay valid while more are added.
   std::vector<std::unique_ptr<char[]>> chunks_;

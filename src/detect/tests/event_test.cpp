@@ -129,6 +129,145 @@ detection:
   }
 }
 
+// Evaluates `events` in order with one matcher (which remembers keys, keyword needs and
+// routing between events) and expects for each the rules a fresh matcher finds, and `expected`.
+void expectSameAsFresh(const std::shared_ptr<const Engine>& e,
+                       const std::vector<std::pair<std::string, std::vector<std::string>>>& events) {
+  Matcher m(e);
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [event, expected] : events) {
+      std::vector<std::uint32_t> hits;
+      ASSERT_TRUE(m.evaluate(event, hits).has_value()) << event;
+      std::vector<std::string> titles;
+      for (auto h : hits) titles.push_back(e->rule(h).title);
+      EXPECT_EQ(titles, testing::matchTitles(e, event)) << round << " " << event;
+      EXPECT_EQ(titles, expected) << round << " " << event;
+    }
+  }
+}
+
+std::string securityEvent(const std::string& data) {
+  return R"({"Event":{"System":{"EventID":1,"Channel":"Security"},"EventData":{)" + data + "}}}";
+}
+
+TEST(EventTest, OneMatcherReadsEachEventsOwnKeys) {
+  // A matcher remembers the keys met at each position of an object and the fields they named:
+  // the same position with another key, another case or another order must be read anew.
+  auto e = compile({R"(title: both
+logsource: {product: windows, service: security}
+detection:
+  sel: {Image|endswith: '\whoami.exe', User: alice, KeyLongerThanTwentyFourBytesXY: long}
+  condition: sel
+)"});
+  const std::string img = R"("Image":"C:\\whoami.exe")";
+  const std::string tail = R"(,"KeyLongerThanTwentyFourBytesXY":"long")";
+  const std::vector<std::string> yes{"both"}, no;
+  expectSameAsFresh(
+      e, {{securityEvent(img + R"(,"User":"alice")" + tail), yes},
+          {securityEvent(img + R"(,"Usr":"alice")" + tail), no},
+          {securityEvent(R"("User":"alice",)" + img + tail), yes},
+          {securityEvent(R"("IMAGE":"C:\\whoami.exe","user":"alice")" + tail), yes},
+          {securityEvent(R"("Imagex":"C:\\whoami.exe","User":"alice")" + tail), no},
+          {securityEvent(img + R"(,"User":"alice","KeyLongerThanTwentyFourBytesXZ":"long")"), no},
+          {securityEvent(img + R"(,"User":"alice","keylongerthantwentyfourbytesxy":"long")"), yes}});
+}
+
+TEST(EventTest, KeywordValuesAreTheSameGatheredEarlyOrLate) {
+  // Keyword values are gathered in the field pass when the previous event needed them, else
+  // afterwards when the event does: events alternating between a log with keyword rules and
+  // one without must find the same values either way (nested objects, arrays, #text, numbers).
+  auto e = compile({R"(title: kw
+logsource: {product: windows, service: security}
+detection:
+  keywords: [mimikatz, '4242']
+  condition: keywords
+)",
+                    R"(title: svc
+logsource: {product: windows, service: system}
+detection:
+  sel: {ServiceName: evil}
+  condition: sel
+)"});
+  const std::string system =
+      R"({"Event":{"System":{"EventID":7045,"Channel":"System"},"EventData":{"ServiceName":"mimikatz"}}})";
+  const std::string system_evil =
+      R"({"Event":{"System":{"EventID":7045,"Channel":"System"},"EventData":{"ServiceName":"evil"}}})";
+  const std::vector<std::string> kw{"kw"}, svc{"svc"}, none;
+  expectSameAsFresh(
+      e, {{securityEvent(R"("A":"x","B":{"#text":"run MIMIKATZ now"})"), kw},
+          {system, none},
+          {securityEvent(R"("A":["y",{"C":4242}])"), kw},
+          {securityEvent(R"("A":"x","B":{"C":[1,2,"z"]})"), none},
+          {securityEvent(R"("Image":"C:\\mimikatz.exe")"), kw},
+          {system_evil, svc},
+          {securityEvent(R"("A":null,"B":true,"C":4243)"), none}});
+}
+
+TEST(EventTest, EndsWithFromABackslashIsLookedUp) {
+  // Suffixes from a backslash on are looked up with the value's tails rather than scanned:
+  // the same answers as any other literal, with or without case, on short and long paths.
+  auto rule = [](const std::string& title, const std::string& sel) {
+    return "title: " + title + "\nlogsource: {product: windows, service: security}\n" +
+           "detection:\n  sel: " + sel + "\n  condition: sel\n";
+  };
+  auto e = compile({rule("whoami", R"({Image|endswith: '\whoami.exe'})"),
+                    rule("net", R"({Image|endswith: '\System32\net.exe'})"),
+                    rule("cmd", R"({Image|endswith: 'cmd.exe'})"),
+                    rule("cased", R"({Image|endswith|cased: '\CaSe.exe'})")});
+  auto image = [](const std::string& path) {  // `path` with JSON escapes
+    return securityEvent(R"("Image":")" + path + R"(")");
+  };
+  std::string deep = R"(C:\\)";
+  for (int i = 0; i < 100; ++i) deep += R"(d\\)";
+  using V = std::vector<std::string>;
+  expectSameAsFresh(
+      e, {{image(R"(C:\\Windows\\System32\\WHOAMI.EXE)"), V{"whoami"}},
+          {image(R"(C:\\x\\notwhoami.exe)"), V{}},
+          {image("whoami.exe"), V{}},
+          {image(R"(C:\\a\\whoami.exe\\)"), V{}},
+          {image(R"(C:\\Windows\\SYSTEM32\\Net.exe)"), V{"net"}},
+          {image(R"(C:\\Windows\\SysWOW64\\net.exe)"), V{}},
+          {image(R"(C:\\Windows\\System32\\cmd.exe)"), V{"cmd"}},
+          {image(R"(D:\\CaSe.exe)"), V{"cased"}},
+          {image(R"(D:\\case.exe)"), V{}},
+          {image(deep + "whoami.exe"), V{"whoami"}},
+          {securityEvent(R"("Image":["x","C:\\whoami.exe"])"), V{"whoami"}}});
+}
+
+TEST(EventTest, FilterLiteralsAskedForOneByOneOrTogether) {
+  // A triggered rule's filters: plain literals are tested one by one on short values, the
+  // others (windash, inner wildcards) and long values have the filters' database scanned, once
+  // per event. One matcher keeps what it scanned per event, not across events.
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += (i ? ", 'lit" : "'lit") + std::to_string(i) + "x'";
+  auto e = compile({R"(title: filters
+logsource: {product: windows, service: security}
+detection:
+  sel: {Image|endswith: '\tool.exe'}
+  f1: {CommandLine|contains|windash: ' -s '}
+  f2: {CommandLine|contains: 'join*split'}
+  f3: {CommandLine|contains: [)" + many + R"(]}
+  f4: {CommandLine|contains: ' -e* JAB'}
+  condition: sel and not 1 of f*
+)"});
+  auto event = [](const std::string& cmd) {
+    return securityEvent(R"("Image":"C:\\x\\tool.exe","CommandLine":")" + cmd + R"(")");
+  };
+  const std::vector<std::string> yes{"filters"}, no;
+  for (const std::string& pad : {std::string(), std::string(2000, 'p')}) {
+    SCOPED_TRACE(pad.size());
+    expectSameAsFresh(e, {{event("other " + pad), yes},
+                          {event(pad + " a /s b"), no},
+                          {event(pad + " a \xe2\x80\x93s b"), no},
+                          {event("x JOIN a SPLIT " + pad), no},
+                          {event(pad + " lit39x"), no},
+                          {event("LIT0X " + pad), no},
+                          {event(pad + " lit40x"), yes},
+                          {event(" -enc JAB" + pad), no},
+                          {event(" -s"), yes}});
+  }
+}
+
 TEST(EventTest, OneMatcherRoutesEachEventByItsOwnKind) {
   // A matcher remembers routing decisions by the logsource fields' values: events of kinds seen
   // before, interleaved, must still be routed by their own values (including absent fields).
