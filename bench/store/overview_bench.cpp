@@ -9,8 +9,9 @@
 // a SQLite file. TD_BENCH_NODES=N (PostgreSQL) opens N-1 further nodes on the same database that
 // write detections through the sink while the first node's queries are timed (each
 // TD_BENCH_WRITE_RATE detections/s, default 1000, a batch every 200 ms, 30% of them repeats of
-// its open threats): what a node's overview costs while the others write, its read model
-// following their commits.
+// its open threats; TD_BENCH_WRITE_WARMUP seconds of writing before the timing starts, default
+// 2): what a node's overview costs while the others write, its read model following their
+// commits.
 #include <time.h>
 
 #include <atomic>
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
   const int nodes = std::max(1, nodes_env ? std::atoi(nodes_env) : 1);
   const char* rate_env = std::getenv("TD_BENCH_WRITE_RATE");
   const int write_rate = std::max(5, rate_env ? std::atoi(rate_env) : 1000);
+  const char* warmup_env = std::getenv("TD_BENCH_WRITE_WARMUP");
+  const int warmup_seconds = std::max(0, warmup_env ? std::atoi(warmup_env) : 2);
   bench::ScratchDir dir;
   const std::string path = dir.path() + "/overview.db";
   std::string url;  // PostgreSQL: the database's
@@ -218,7 +221,13 @@ int main(int argc, char** argv) {
       }
     });
   }
-  if (!writers.empty()) std::this_thread::sleep_for(std::chrono::seconds(2));  // under way
+  if (!writers.empty()) {
+    std::this_thread::sleep_for(std::chrono::seconds(warmup_seconds));
+    // The first read catches up with everything written since the node opened; the timed reads
+    // then see what a node serving all along would.
+    (void)s.listThreats(store::ThreatFilter{}, store::PageRequest{});
+  }
+  const auto timed_start = std::chrono::steady_clock::now();
   const std::int64_t refreshed_before = s.refreshedRows();
   int reads = 0;
 
@@ -287,14 +296,16 @@ int main(int argc, char** argv) {
 
   const std::int64_t refreshed = s.refreshedRows() - refreshed_before;
   const double writes_seconds = bench::secondsSince(writes_start);
+  const double timed_seconds = bench::secondsSince(timed_start);
   stop = true;
   for (auto& t : writing) t.join();
   if (write_failed) return 1;
 
   if (!writers.empty())
-    std::printf("other nodes           %zu writing %.0f detections/s in all while timed "
-                "(asked %d/s each)\n",
-                writers.size(), static_cast<double>(written) / writes_seconds, write_rate);
+    std::printf("other nodes           %zu writing %.0f detections/s in all (asked %d/s each), "
+                "%d s before the timing and %.0f s during it\n",
+                writers.size(), static_cast<double>(written) / writes_seconds, write_rate,
+                warmup_seconds, timed_seconds);
   std::printf("read-model refreshes  %lld threat rows read again over %d reads (%.0f per read)\n",
               static_cast<long long>(refreshed), reads,
               static_cast<double>(refreshed) / std::max(1, reads));
