@@ -590,7 +590,7 @@ core::Result<AdvisoryPage> SqliteVulnStore::listAdvisories(const AdvisoryListFil
                           " ORDER BY modified DESC, id LIMIT ? OFFSET ?"));
     int i = 1;
     for (const auto& a : args) st->bind(i++, a);
-    st->bind(i++, limit).bind(i, offset);
+    st->bind(i, limit).bind(i + 1, offset);
     for (;;) {
       TDV_TRY(row, st->step());
       if (!row) break;
@@ -797,7 +797,7 @@ core::Result<FindingPage> SqliteVulnStore::listFindings(const FindingFilter& fil
                           " ORDER BY f.state, f.severity DESC, f.score DESC, f.id LIMIT ? OFFSET ?"));
     int i = 1;
     for (auto a : args) st->bind(i++, a);
-    st->bind(i++, limit).bind(i, std::max(filter.offset, 0));
+    st->bind(i, limit).bind(i + 1, std::max(filter.offset, 0));
     for (;;) {
       TDV_TRY(row, st->step());
       if (!row) break;
