@@ -101,9 +101,10 @@ class Template {
 // Escapes one value for a context (exposed for tests and for the code that builds payloads).
 std::string escapeValue(std::string_view value, Escape escape);
 
-// Appends `value` as a JSON string literal ("…"), as nlohmann::json's dump() writes it (\" \\
-// \b \f \n \r \t, \u00XX for the other control characters, UTF-8 as is), except that bytes
-// that are not UTF-8 become U+FFFD instead of an exception. For payloads built on the hot path.
+// Appends `value` as a JSON string literal ("…"), as nlohmann::json's dump() writes it (quote,
+// backslash, \b \f \n \r \t escaped, \u00XX for the other control characters, UTF-8 as is),
+// except that bytes that are not UTF-8 become U+FFFD instead of an exception. For payloads built
+// on the hot path.
 void appendJsonString(std::string& out, std::string_view value);
 
 }  // namespace td::respond

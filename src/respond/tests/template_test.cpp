@@ -132,7 +132,7 @@ TEST(TemplateTest, WithoutSchemaAnyNameParses) {
 TEST(TemplateTest, JsonStringsAreWrittenAsDumpWritesThem) {
   std::string all_ascii;
   for (int c = 1; c < 128; ++c) all_ascii += static_cast<char>(c);
-  for (const std::string s :
+  for (const std::string& s :
        {std::string(), std::string("plain"), std::string("q\"b\\s/"), all_ascii,
         std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), std::string(1, '\0') + "nul"}) {
     std::string out;

@@ -133,7 +133,8 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(const std::stri
 }
 
 SqliteConnection::~SqliteConnection() {
-  cache_.clear();         // statements are finalised before the connection closes
+  cache_.clear();  // statements are finalised before the connection closes
+  sqlite3_wal_hook(db_, nullptr, nullptr);
   checkpointer_.reset();  // its connection closes first: the last one to close checkpoints
   sqlite3_close(db_);
 }
