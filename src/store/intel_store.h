@@ -69,6 +69,13 @@ struct IntelImport {
   std::int64_t added = 0, updated = 0, expired = 0, suppressed = 0, rejected = 0;
   std::string report_json;  // the full report: rejections, suppressions, warnings
   std::string trigger;      // "cli", "api", "upload", "schedule", "demo"
+  // What recordImport changed in the feed's stored rows (returned, not stored): a full refresh
+  // writes only the difference, so re-importing an unchanged feed writes no indicator rows.
+  // An incremental import counts every row it upserted into an existing one as updated.
+  struct Writes {
+    std::int64_t inserted = 0, updated = 0, deleted = 0, unchanged = 0;
+  };
+  Writes writes;
 };
 
 // A search hit: the stored row and the feed it came from.
@@ -107,7 +114,10 @@ class IntelStore {
 
   // Writes an import in one transaction: the report, the feed's status and cursor, and (when the
   // import succeeded) its indicators: `replace` swaps the whole set, otherwise rows are added or
-  // updated by (type, value). A failed import leaves the indicators untouched.
+  // updated by (type, value). A failed import leaves the indicators untouched. Rows with the same
+  // (type, value) fold into one: the highest confidence, the earliest first and latest last
+  // seen, the first external id, the last validity, atoms and context. Only what differs from
+  // the stored rows is written (IntelImport::writes says what).
   virtual Result<IntelImport> recordImport(const IntelImport& import,
                                            const std::vector<IntelIndicatorRow>& rows,
                                            bool replace, const std::string& cursor) = 0;

@@ -88,6 +88,15 @@ CREATE TABLE intel_settings (
       {2002, R"sql(
 CREATE INDEX intel_indicators_feed ON intel_indicators (feed_id);
 )sql"},
+      // One text index instead of two: (value, type, feed_id) keeps (feed, type, value) unique
+      // (the upsert's conflict target names the same columns, in any order) and serves the
+      // search by value, so an import inserts each key into one text B-tree, not two. Imports
+      // write their rows in this index's order.
+      {2003, R"sql(
+DROP INDEX intel_indicators_key;
+DROP INDEX intel_indicators_value;
+CREATE UNIQUE INDEX intel_indicators_value_key ON intel_indicators (value, type, feed_id);
+)sql"},
   };
   return kMigrations;
 }

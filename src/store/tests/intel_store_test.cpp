@@ -4,6 +4,10 @@
 // survives reopening the store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "store/tests/store_suite.h"
 
 namespace td::store::testing {
@@ -138,6 +142,145 @@ TEST_P(IntelStoreTest, ImportsReplaceOrAddIndicatorsAndAFailureLeavesThemAlone) 
   rows = *store().intel().listIndicators(feed.id, 0, 100);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].value, "192.0.2.7");
+}
+
+// A row's content without its id and feed, for comparing what two feeds hold.
+std::string contentOf(const IntelIndicatorRow& r) {
+  return r.type + "|" + r.value + "|" + r.atoms_json + "|" + r.external_id + "|" +
+         std::to_string(r.confidence) + "|" + std::to_string(r.first_seen) + "|" +
+         std::to_string(r.last_seen) + "|" + std::to_string(r.valid_from) + "|" +
+         std::to_string(r.valid_until) + "|" + r.context_json;
+}
+
+TEST_P(IntelStoreTest, ARefreshWritesOnlyTheDifferenceAndLeavesWhatAFreshImportWould) {
+  auto a = makeTenant("Acme");
+  auto refreshed = *store().intel().createFeed(feedFor(a.org.id, "refreshed"));
+  auto fresh = *store().intel().createFeed(feedFor(a.org.id, "fresh"));
+  auto contents = [&](IntelFeedId feed) {
+    std::vector<std::string> out;
+    const auto rows = store().intel().listIndicators(feed, 0, 10'000).value();
+    for (const auto& r : rows) out.push_back(contentOf(r));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+
+  // 700 rows: more than one statement's worth, and a rest of every smaller size.
+  std::vector<IntelIndicatorRow> first;
+  for (int i = 0; i < 700; ++i) first.push_back(row("ipv4", "10.0." + std::to_string(i / 256) + "." +
+                                                       std::to_string(i % 256), 50));
+  auto one = store().intel().recordImport(okImport(refreshed.id, 700), first, true, "");
+  ASSERT_TRUE(one) << one.error().message;
+  EXPECT_EQ(one->writes.inserted, 700);
+  EXPECT_EQ(one->writes.unchanged, 0);
+  const auto ids_before = *store().intel().listIndicators(refreshed.id, 0, 10'000);
+  ASSERT_EQ(ids_before.size(), 700u);
+
+  // The same rows again: nothing is written, every row keeps its id.
+  auto same = store().intel().recordImport(okImport(refreshed.id, 0), first, true, "");
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same->writes.inserted, 0);
+  EXPECT_EQ(same->writes.updated, 0);
+  EXPECT_EQ(same->writes.deleted, 0);
+  EXPECT_EQ(same->writes.unchanged, 700);
+  auto ids_after = *store().intel().listIndicators(refreshed.id, 0, 10'000);
+  ASSERT_EQ(ids_after.size(), 700u);
+  for (size_t i = 0; i < ids_after.size(); ++i) EXPECT_EQ(ids_after[i].id, ids_before[i].id);
+
+  // A changed feed: 300 rows gone, 100 changed (each field in turn), 300 kept, 500 new, and one
+  // value given three times (folded: highest confidence, earliest first seen, latest last seen,
+  // first external id, last validity and context).
+  std::vector<IntelIndicatorRow> second;
+  for (int i = 300; i < 700; ++i) {
+    IntelIndicatorRow r = first[static_cast<size_t>(i)];
+    if (i < 400) {
+      switch (i % 5) {
+        case 0: r.confidence = 90; break;
+        case 1: r.last_seen += 1; break;
+        case 2: r.context_json = R"({"malware":"QakBot"})"; break;
+        case 3: r.external_id = "other"; break;
+        default: r.valid_until = 4'000'000'000'000; break;
+      }
+    }
+    second.push_back(r);
+  }
+  for (int i = 0; i < 500; ++i) second.push_back(row("domain", "d" + std::to_string(i) + ".example", 40));
+  IntelIndicatorRow dup = row("sha256", std::string(64, 'b'), 30);
+  second.push_back(dup);
+  dup.confidence = 80;
+  dup.external_id = "second-id";
+  dup.first_seen = 1'600'000'000'000;
+  dup.last_seen = 1'800'000'000'000;
+  dup.context_json = R"({"actor":"APT0"})";
+  second.push_back(dup);
+  dup.confidence = 10;
+  dup.first_seen = 0;
+  dup.last_seen = 1'000;
+  dup.valid_until = 4'100'000'000'000;
+  second.push_back(dup);
+
+  auto diff = store().intel().recordImport(okImport(refreshed.id, 501), second, true, "");
+  ASSERT_TRUE(diff) << diff.error().message;
+  EXPECT_EQ(diff->writes.deleted, 300);
+  EXPECT_EQ(diff->writes.updated, 100);
+  EXPECT_EQ(diff->writes.unchanged, 300);
+  EXPECT_EQ(diff->writes.inserted, 501);
+  EXPECT_EQ(store().intel().getFeed(refreshed.id)->indicator_count, 901);
+
+  // What the refreshed feed holds is what the same import leaves in an empty feed.
+  auto plain = store().intel().recordImport(okImport(fresh.id, 901), second, true, "");
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->writes.inserted, 901);
+  EXPECT_EQ(contents(refreshed.id), contents(fresh.id));
+  EXPECT_EQ(store().intel().getFeed(fresh.id)->indicator_count, 901);
+
+  auto hits = *store().intel().findIndicators({a.org.id}, std::string(64, 'b'), 10);
+  ASSERT_EQ(hits.size(), 2u);  // one row per feed
+  const IntelIndicatorRow& folded = hits[0].row;
+  EXPECT_EQ(folded.confidence, 80);
+  EXPECT_EQ(folded.external_id, "id-" + std::string(64, 'b'));
+  EXPECT_EQ(folded.first_seen, 1'600'000'000'000);
+  EXPECT_EQ(folded.last_seen, 1'800'000'000'000);
+  EXPECT_EQ(folded.valid_until, 4'100'000'000'000);
+  EXPECT_EQ(folded.context_json, R"({"actor":"APT0"})");
+
+  // A refresh that keeps none of the rows.
+  auto none = store().intel().recordImport(okImport(refreshed.id, 1), {row("url", "http://u.example/", 5)},
+                                           true, "");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->writes.deleted, 901);
+  EXPECT_EQ(none->writes.inserted, 1);
+  EXPECT_EQ(store().intel().listIndicators(refreshed.id, 0, 10)->size(), 1u);
+  EXPECT_EQ(store().intel().listIndicators(fresh.id, 0, 10'000)->size(), 901u);  // its own rows
+}
+
+TEST_P(IntelStoreTest, AnIncrementalImportFoldsRepeatedValuesAsSeparateImportsWould) {
+  auto a = makeTenant("Acme");
+  auto once = *store().intel().createFeed(feedFor(a.org.id, "once"));
+  auto stepwise = *store().intel().createFeed(feedFor(a.org.id, "stepwise"));
+  std::vector<IntelIndicatorRow> rows;
+  for (int i = 0; i < 300; ++i) rows.push_back(row("ipv4", "192.0.2." + std::to_string(i % 200), i % 97));
+  rows[250].external_id = "";
+  rows[250].first_seen = 1'500'000'000'000;
+  ASSERT_TRUE(store().intel().recordImport(okImport(once.id, 1), {row("ipv4", "192.0.2.1", 99)},
+                                           true, ""));
+  ASSERT_TRUE(store().intel().recordImport(okImport(stepwise.id, 1), {row("ipv4", "192.0.2.1", 99)},
+                                           true, ""));
+  auto together = store().intel().recordImport(okImport(once.id, 200), rows, false, "c");
+  ASSERT_TRUE(together) << together.error().message;
+  EXPECT_EQ(together->writes.inserted, 199);
+  EXPECT_EQ(together->writes.updated, 1);
+  for (const auto& r : rows)
+    ASSERT_TRUE(store().intel().recordImport(okImport(stepwise.id, 1), {r}, false, "c"));
+  auto list = [&](IntelFeedId feed) {
+    std::vector<std::string> out;
+    const auto rows = store().intel().listIndicators(feed, 0, 1000).value();
+    for (const auto& r : rows) out.push_back(contentOf(r));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(list(once.id).size(), 200u);
+  EXPECT_EQ(list(once.id), list(stepwise.id));
+  EXPECT_EQ(store().intel().getFeed(once.id)->indicator_count, 200);
 }
 
 TEST_P(IntelStoreTest, SearchAndIterationStayWithinTheOrganisation) {
