@@ -393,13 +393,21 @@ void addImport(CLI::App* intel) {
       nlohmann::json out = reportJson(outcome->report);
       out["feed_id"] = feed.id;
       out["import_id"] = outcome->record.id;
+      const auto& w = outcome->record.writes;
+      out["stored_rows"] = {{"inserted", w.inserted},
+                            {"updated", w.updated},
+                            {"deleted", w.deleted},
+                            {"unchanged", w.unchanged}};
       std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       return;
     }
     printReport(o->source, outcome->report, o->max_items);
     auto stored = orFail(store->intel().getFeed(feed.id));
+    const auto& w = outcome->record.writes;
     std::cout << "feed " << stored.id << " \"" << stored.name << "\" now holds "
-              << stored.indicator_count << " indicators (import " << outcome->record.id << ")\n";
+              << stored.indicator_count << " indicators (import " << outcome->record.id
+              << "; stored rows: " << w.inserted << " inserted, " << w.updated << " updated, "
+              << w.deleted << " deleted, " << w.unchanged << " unchanged)\n";
   });
 }
 

@@ -37,6 +37,27 @@ size_t vecBytes(const std::vector<T>& v) {
   return v.capacity() * sizeof(T);
 }
 
+// Whether the batch's draft `i` goes into an index at `now`: not when its validity has ended
+// (counted expired) nor when a warninglist names it (counted suppressed, with the list). The
+// one rule for IndexBuilder::add and countImport.
+bool admit(const FeedBatch& batch, size_t i, const BuildOptions& options, core::TimeMs now,
+           ImportReport& report) {
+  const IndicatorDraft& d = batch.indicators[i];
+  if (d.valid_until != 0 && d.valid_until < now) {
+    ++report.expired;
+    return false;
+  }
+  if (options.warninglists != nullptr && d.type != IndicatorType::kCompound) {
+    if (auto list = options.warninglists->match(d.type, d.value)) {
+      std::string where =
+          i < batch.where.size() ? batch.where[i] : "indicator " + std::to_string(i);
+      report.suppress(std::move(where), d.value, "on warninglist \"" + *list + "\"");
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::uint64_t hashString(std::string_view s) {
@@ -263,7 +284,7 @@ std::uint32_t IndexBuilder::contextId(const Context& c) {
 }
 
 ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, bool replace_feed,
-                                 std::vector<IndicatorDraft>* accepted) {
+                                 const std::function<void(const IndicatorDraft&)>& accepted) {
   ImportReport report = std::move(batch.report);
   report.feed = batch.feed.name;
   const core::TimeMs now = options.now != 0 ? options.now : core::nowMs();
@@ -280,20 +301,9 @@ ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, boo
   reserveSlots(need);
   if (need > drafts_.capacity()) drafts_.reserve(std::max(need, drafts_.capacity() * 2));
   for (size_t i = 0; i < batch.indicators.size(); ++i) {
+    if (!admit(batch, i, options, now, report)) continue;
     IndicatorDraft& d = batch.indicators[i];
-    if (d.valid_until != 0 && d.valid_until < now) {
-      ++report.expired;
-      continue;
-    }
-    if (options.warninglists != nullptr && d.type != IndicatorType::kCompound) {
-      if (auto list = options.warninglists->match(d.type, d.value)) {
-        std::string where =
-            i < batch.where.size() ? batch.where[i] : "indicator " + std::to_string(i);
-        report.suppress(std::move(where), d.value, "on warninglist \"" + *list + "\"");
-        continue;
-      }
-    }
-    if (accepted != nullptr) accepted->push_back(d);
+    if (accepted) accepted(d);
     std::uint32_t ctx = contextId(d.context);
     Merged::Src src{feed, std::move(d.external_id), std::clamp(d.confidence, -1, 100), ctx};
     std::uint64_t& slot = slotFor(d.type, d.value);
@@ -339,6 +349,83 @@ ImportReport IndexBuilder::add(FeedBatch batch, const BuildOptions& options, boo
       report.expired += 1;
       m.sources.clear();
     }
+  }
+  return report;
+}
+
+// ---- KeySet, countImport ---------------------------------------------------------------------
+
+void KeySet::reserve(size_t keys, size_t bytes) {
+  ends_.reserve(keys);
+  arena_.reserve(bytes);
+  size_t cap = 16;
+  while (cap < (keys + 1) * 2) cap <<= 1;
+  if (cap > slots_.size()) rehash(cap);
+}
+
+void KeySet::rehash(size_t cap) {
+  std::vector<std::uint64_t> fresh(cap, 0);
+  const size_t mask = cap - 1;
+  for (std::uint32_t k = 0; k < ends_.size(); ++k) {
+    const std::string_view key = keyAt(k);
+    const std::uint64_t h =
+        draftHash(static_cast<IndicatorType>(key[0]), key.substr(1));
+    size_t i = h & mask;
+    while (fresh[i] != 0) i = (i + 1) & mask;
+    fresh[i] = (h & kTag) | (k + 1);
+  }
+  slots_.swap(fresh);
+}
+
+std::string_view KeySet::keyAt(std::uint32_t k) const {
+  const size_t begin = k == 0 ? 0 : ends_[k - 1];
+  return std::string_view(arena_.data() + begin, ends_[k] - begin);
+}
+
+const void* KeySet::slotAddress(IndicatorType type, std::string_view value) const {
+  if (slots_.empty()) return nullptr;
+  return &slots_[draftHash(type, value) & (slots_.size() - 1)];
+}
+
+bool KeySet::insert(IndicatorType type, std::string_view value) {
+  if ((ends_.size() + 1) * 2 > slots_.size()) rehash(std::max<size_t>(slots_.size() * 2, 16));
+  const size_t mask = slots_.size() - 1;
+  const std::uint64_t h = draftHash(type, value);
+  const char t = static_cast<char>(type);
+  size_t i = h & mask;
+  while (std::uint64_t s = slots_[i]) {
+    if ((s & kTag) == (h & kTag)) {
+      const std::string_view key = keyAt(static_cast<std::uint32_t>(s) - 1);
+      if (key[0] == t && key.substr(1) == value) return false;
+    }
+    i = (i + 1) & mask;
+  }
+  arena_.push_back(t);
+  arena_.append(value);
+  ends_.push_back(arena_.size());
+  slots_[i] = (h & kTag) | ends_.size();
+  return true;
+}
+
+ImportReport countImport(FeedBatch batch, const BuildOptions& options, KeySet& known,
+                         const std::function<void(IndicatorDraft&)>& accepted) {
+  ImportReport report = std::move(batch.report);
+  report.feed = batch.feed.name;
+  const core::TimeMs now = options.now != 0 ? options.now : core::nowMs();
+  constexpr size_t kAhead = 8;  // a million keys are far apart in memory: load them early
+  for (size_t i = 0; i < batch.indicators.size(); ++i) {
+    if (i + kAhead < batch.indicators.size()) {
+      const IndicatorDraft& next = batch.indicators[i + kAhead];
+      __builtin_prefetch(known.slotAddress(next.type, next.value));
+    }
+    if (!admit(batch, i, options, now, report)) continue;
+    IndicatorDraft& d = batch.indicators[i];
+    if (known.insert(d.type, d.value)) {
+      ++report.added;
+    } else {
+      ++report.updated;
+    }
+    if (accepted) accepted(d);
   }
   return report;
 }

@@ -237,10 +237,10 @@ class IndexBuilder {
   // Starts from everything in `base` (for adding a feed to a live index).
   explicit IndexBuilder(const Index& base);
   // Replaces every indicator of `feed` (a refresh) when `replace_feed` is true. When `accepted`
-  // is given, it receives a copy of every draft that went in (not expired, not suppressed), as
-  // the feed gave it: what a store keeps for the feed.
+  // is given, it is called with every draft that goes in (not expired, not suppressed), as the
+  // feed gave it, before the builder takes it over: what a store keeps for the feed.
   ImportReport add(FeedBatch batch, const BuildOptions& options = {}, bool replace_feed = true,
-                   std::vector<IndicatorDraft>* accepted = nullptr);
+                   const std::function<void(const IndicatorDraft&)>& accepted = nullptr);
   size_t size() const { return drafts_.size(); }
   std::shared_ptr<const Index> build() const;
 
@@ -275,7 +275,39 @@ class IndexBuilder {
   std::uint32_t last_context_ = 0;  // rows of one feed often share their context
 };
 
-// The index the matcher reads: swapped atomically when feeds change.
+// The keys (type and canonical value) of a set of indicators, without the rest of them: what an
+// import is counted against when only its report and its accepted drafts are needed, not a new
+// index (a store import while the organisation's index is not in memory). About 9 bytes per key
+// plus the values' text.
+class KeySet {
+ public:
+  // Room for `keys` keys of `bytes` value bytes in all.
+  void reserve(size_t keys, size_t bytes);
+  // True when (type, value) was not in the set; it is now.
+  bool insert(IndicatorType type, std::string_view value);
+  size_t size() const { return ends_.size(); }
+  // Where insert(type, value) looks first, for prefetching a few inserts ahead.
+  const void* slotAddress(IndicatorType type, std::string_view value) const;
+
+ private:
+  static constexpr std::uint64_t kTag = 0xffffffff00000000ULL;
+  void rehash(size_t cap);
+  std::string_view keyAt(std::uint32_t k) const;  // type byte, then the value
+
+  std::string arena_;
+  std::vector<size_t> ends_;          // where each key's bytes end in arena_
+  std::vector<std::uint64_t> slots_;  // hash tag | key number + 1; 0 empty
+};
+
+// What IndexBuilder::add(batch, options, replace_feed, ...) reports when the index it adds to
+// holds exactly the indicators whose keys are in `known` (with every one still valid at
+// options.now): the same expired, suppressed, added and updated counts and the same drafts
+// accepted, without building anything. `known` then holds the batch's keys too. Each accepted
+// draft is handed to `accepted`, which may move from it.
+ImportReport countImport(FeedBatch batch, const BuildOptions& options, KeySet& known,
+                         const std::function<void(IndicatorDraft&)>& accepted);
+
+// The index the matcher reads: swapped atomically when feeds change.// The index the matcher reads: swapped atomically when feeds change.
 class LiveIndex {
  public:
   LiveIndex() : index_(std::make_shared<const Index>()) {}

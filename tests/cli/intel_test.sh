@@ -17,6 +17,8 @@ expect_cli_error "malformed feed refused in one line" intel import --store "$STO
 printf 'ip\n198.51.100.1\n' >"$WORK/c2.csv"
 again=$("$TD_BIN" intel import --store "$STORE" --format csv --json "$WORK/c2.csv")
 expect_match "kept after the failure: the value is known" "$again" '"updated": 1'
+same=$("$TD_BIN" intel import --store "$STORE" --format csv --json "$WORK/c2.csv")
+expect_match "an unchanged refresh rewrites no row" "$same" '"deleted": 0,[[:space:]]*"inserted": 0,[[:space:]]*"unchanged": 1,[[:space:]]*"updated": 0'
 
 # A project's matching settings from the command line: changed, kept, a bad entry refused in one line.
 "$TD_BIN" project add --store "$STORE" --org Acme --name web >/dev/null

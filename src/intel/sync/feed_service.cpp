@@ -71,16 +71,19 @@ Context contextOf(const std::string& text) {
   return c;
 }
 
-store::IntelIndicatorRow rowOf(const IndicatorDraft& d, const std::string* context_json = nullptr) {
+// The store's row for a draft: a const draft's strings are copied, a draft passed as an rvalue
+// gives up its value and external id.
+template <typename Draft>
+store::IntelIndicatorRow rowOf(Draft&& d, const std::string* context_json = nullptr) {
   store::IntelIndicatorRow r;
   r.type = std::string(indicatorTypeName(d.type));
-  r.value = d.value;
+  r.value = std::forward<Draft>(d).value;
   if (!d.atoms.empty()) {
     Json a = Json::array();
     for (const auto& atom : d.atoms) a.push_back({std::string(indicatorTypeName(atom.type)), atom.value});
     r.atoms_json = a.dump(-1, ' ', false, Json::error_handler_t::replace);
   }
-  r.external_id = d.external_id;
+  r.external_id = std::forward<Draft>(d).external_id;
   r.confidence = d.confidence;
   r.first_seen = d.first_seen;
   r.last_seen = d.last_seen;
@@ -457,32 +460,55 @@ core::Result<ImportOutcome> FeedService::runImport(
     spdlog::warn("intel: feed {} ({}): import failed: {}", feed.name, trigger, out.record.error);
     return fail(batch.error());
   }
-  std::shared_ptr<LiveIndex> live = entryLocked(feed.org_id);
-  std::shared_ptr<const Index> base = live->load();
-  IndexBuilder builder(*base);
-  BuildOptions bo;
-  bo.warninglists = warninglists_.get();
-  std::vector<IndicatorDraft> accepted;
-  accepted.reserve(batch->indicators.size());
-  out.report = builder.add(std::move(*batch), bo, !incremental, &accepted);
-  std::vector<store::IntelIndicatorRow> rows;
-  rows.reserve(accepted.size());
+  // An organisation whose index is in memory builds on it and swaps in the result. Otherwise no
+  // index is built: the import is counted against the keys of the organisation's stored rows
+  // (countImport reports what adding to the index loaded from them would) and the index is loaded
+  // from the store when it is first used.
+  std::shared_ptr<LiveIndex> live;
   {
-    // The context JSON once per run of equal contexts, not once per row.
-    const Context* last = nullptr;
-    std::string last_json;
-    for (const auto& d : accepted) {
-      const bool same = last != nullptr && d.context == *last;
-      store::IntelIndicatorRow r = rowOf(d, same ? &last_json : nullptr);
-      if (!same) {
-        last = &d.context;
-        last_json = r.context_json;
-      }
-      rows.push_back(std::move(r));
-    }
+    std::lock_guard l(mu_);
+    auto it = orgs_.find(feed.org_id);
+    if (it != orgs_.end()) live = it->second.live;
   }
-  accepted.clear();
-  accepted.shrink_to_fit();
+  BuildOptions bo;
+  bo.now = core::nowMs();
+  bo.warninglists = warninglists_.get();
+  std::vector<store::IntelIndicatorRow> rows;
+  rows.reserve(batch->indicators.size());
+  // The context JSON once per run of equal contexts, not once per row.
+  Context last_context;
+  std::string last_json;
+  bool have_last = false;
+  auto keep = [&](auto&& d) {
+    const bool same = have_last && d.context == last_context;
+    if (!same) {
+      last_context = d.context;
+      have_last = true;
+    }
+    rows.push_back(rowOf(std::forward<decltype(d)>(d), same ? &last_json : nullptr));
+    if (!same) last_json = rows.back().context_json;
+  };
+  std::optional<IndexBuilder> builder;
+  KeySet known;
+  if (!live) {
+    known.reserve(batch->indicators.size(), batch->indicators.size() * 32);
+    auto feeds = keysFromStore(known, feed.org_id, bo.now);
+    if (!feeds) return fail(feeds.error());
+    // Past the builder's feed limit only the builder says what happens.
+    if (*feeds >= 0xffff) {
+      builder.emplace();
+      if (auto s = fillFromStore(*builder, feed.org_id, bo.now); !s) return fail(s.error());
+    }
+  } else {
+    builder.emplace(*live->load());
+  }
+  if (builder) {
+    out.report = builder->add(std::move(*batch), bo, !incremental,
+                              [&](const IndicatorDraft& d) { keep(d); });
+  } else {
+    out.report = countImport(std::move(*batch), bo, known,
+                             [&](IndicatorDraft& d) { keep(std::move(d)); });
+  }
   out.record.ok = true;
   out.record.added = static_cast<std::int64_t>(out.report.added);
   out.record.updated = static_cast<std::int64_t>(out.report.updated);
@@ -495,22 +521,24 @@ core::Result<ImportOutcome> FeedService::runImport(
   if (!recorded) return fail(recorded.error());
   out.record = *recorded;
   // The store holds the import now; the live index follows (a disabled feed stays out of it).
-  if (feed.enabled) live->store(builder.build());
-  auto version = store_.intel().intelVersion(feed.org_id);
-  {
+  if (live) {
+    if (feed.enabled) live->store(builder->build());
+    auto version = store_.intel().intelVersion(feed.org_id);
     std::lock_guard l(mu_);
     if (version) orgs_[feed.org_id].version = *version;
   }
-  spdlog::info("intel: feed {} ({}): added {}, updated {}, expired {}, suppressed {}, rejected {}",
-               feed.name, trigger, out.report.added, out.report.updated, out.report.expired,
-               out.report.suppressed, out.report.rejected);
+  const auto& w = out.record.writes;
+  spdlog::info(
+      "intel: feed {} ({}): added {}, updated {}, expired {}, suppressed {}, rejected {}; stored "
+      "rows: {} inserted, {} updated, {} deleted, {} unchanged",
+      feed.name, trigger, out.report.added, out.report.updated, out.report.expired,
+      out.report.suppressed, out.report.rejected, w.inserted, w.updated, w.deleted, w.unchanged);
   return out;
 }
 
-core::Result<std::shared_ptr<const Index>> FeedService::buildFromStore(core::OrgId org) {
-  IndexBuilder builder;
+core::Status FeedService::fillFromStore(IndexBuilder& builder, core::OrgId org,
+                                       core::TimeMs now) {
   std::optional<FeedBatch> batch;
-  const core::TimeMs now = core::nowMs();
   auto flush = [&] {
     if (batch) builder.add(std::move(*batch), BuildOptions{now, nullptr}, true);
     batch.reset();
@@ -525,11 +553,42 @@ core::Result<std::shared_ptr<const Index>> FeedService::buildFromStore(core::Org
           batch.emplace();
           batch->feed = FeedInfo{feed.name, feed.default_confidence};
         }
+        // Rows whose validity has ended stay out, as an index built from the store leaves them
+        // out: an import building on these rows counts such a value as added, not updated.
+        if (row.valid_until != 0 && row.valid_until < now) return true;
         if (auto d = draftOf(row, &contexts)) batch->indicators.push_back(std::move(*d));
         return true;
       });
   if (!s) return fail(s.error());
   flush();
+  return {};
+}
+
+core::Result<size_t> FeedService::keysFromStore(KeySet& known, core::OrgId org,
+                                                core::TimeMs now) {
+  size_t feeds = 0;
+  store::IntelFeedId current = 0;
+  auto s = store_.intel().forEachIndicator(
+      org, true, [&](const store::IntelFeed& feed, const store::IntelIndicatorRow& row) {
+        if (feed.id != current) {
+          ++feeds;
+          current = feed.id;
+        }
+        // What fillFromStore would leave out.
+        if (row.valid_until != 0 && row.valid_until < now) return true;
+        auto type = parseIndicatorType(row.type);
+        if (!type) return true;
+        if (*type == IndicatorType::kCompound && !draftOf(row)) return true;
+        known.insert(*type, row.value);
+        return true;
+      });
+  if (!s) return fail(s.error());
+  return feeds;
+}
+
+core::Result<std::shared_ptr<const Index>> FeedService::buildFromStore(core::OrgId org) {
+  IndexBuilder builder;
+  if (auto s = fillFromStore(builder, org, core::nowMs()); !s) return fail(s.error());
   return builder.build();
 }
 

@@ -112,6 +112,10 @@ class FeedService {
                                 std::string& cursor);
   std::shared_ptr<LiveIndex> entryLocked(core::OrgId org);  // import_mu_ held
   core::Status reloadLocked(core::OrgId org);                // import_mu_ held
+  // The organisation's stored indicators (enabled feeds, still valid at `now`) into `builder`.
+  core::Status fillFromStore(IndexBuilder& builder, core::OrgId org, core::TimeMs now);
+  // The keys of what fillFromStore would add into `known`; returns the number of feeds seen.
+  core::Result<size_t> keysFromStore(KeySet& known, core::OrgId org, core::TimeMs now);
   core::Result<std::shared_ptr<const Index>> buildFromStore(core::OrgId org);
   void loop();
 

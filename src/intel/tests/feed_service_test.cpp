@@ -4,6 +4,7 @@
 // loopback server (paging, basic auth, added_after), and the intel stage of the event pipeline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 
@@ -103,6 +104,95 @@ TEST_F(FeedServiceTest, ImportsAFileKeepsTheGoodRowsAndReportsTheBadOne) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->report.added, 0u);
   EXPECT_EQ(again->report.updated, 3u);
+}
+
+TEST_F(FeedServiceTest, ARefreshWritesOnlyTheRowsThatChanged) {
+  const std::string path = write("list.txt", "198.51.100.1\n198.51.100.2\nevil.example\n");
+  auto f = feed("list", "csv", path);
+  auto first = service_->importFeed(f.id, "test");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->record.writes.inserted, 3);
+
+  auto same = service_->importFeed(f.id, "test");
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same->report.updated, 3u);  // the report counts what the index already knew
+  EXPECT_EQ(same->record.writes.inserted, 0);
+  EXPECT_EQ(same->record.writes.updated, 0);
+  EXPECT_EQ(same->record.writes.deleted, 0);
+  EXPECT_EQ(same->record.writes.unchanged, 3);
+
+  write("list.txt", "198.51.100.1\nevil.example\n203.0.113.9\n");
+  auto changed = service_->importFeed(f.id, "test");
+  ASSERT_TRUE(changed) << changed.error().message;
+  EXPECT_EQ(changed->report.added, 1u);
+  EXPECT_EQ(changed->report.updated, 2u);
+  EXPECT_EQ(changed->record.writes.inserted, 1);
+  EXPECT_EQ(changed->record.writes.deleted, 1);
+  EXPECT_EQ(changed->record.writes.unchanged, 2);
+  EXPECT_EQ(indexSize(org_.id), 3u);
+  auto ix = service_->liveIndex(org_.id)->load();
+  EXPECT_TRUE(ix->findExact(IndicatorType::kIpv4, "203.0.113.9"));
+  EXPECT_FALSE(ix->findExact(IndicatorType::kIpv4, "198.51.100.2"));
+  reopen();  // and the same from the store
+  EXPECT_EQ(indexSize(org_.id), 3u);
+  EXPECT_FALSE(service_->liveIndex(org_.id)->load()->findExact(IndicatorType::kIpv4, "198.51.100.2"));
+}
+
+// An import into an organisation whose index is not in memory (the CLI, a server before the
+// organisation's first event) starts from the stored rows instead of a loaded index: the report
+// and what is stored must be the same either way, including for a stored row whose validity has
+// ended (not in a loaded index, so its value counts as added).
+TEST_F(FeedServiceTest, AnImportCountsTheSameWhetherOrNotTheIndexIsLoaded) {
+  struct Outcome {
+    ImportReport report;
+    size_t index_size = 0;
+    std::vector<std::string> stored;
+  };
+  auto run = [&](bool loaded) {
+    Outcome out;
+    testing::TempDir dir;
+    auto store = store::openStore("sqlite:" + dir.file("td.db")).value();
+    const auto org = store->createOrg("Acme", std::nullopt).value();
+    FeedService service(*store);
+    store::IntelFeed old;
+    old.org_id = org.id;
+    old.name = "old";
+    old.type = "csv";
+    old.source = "upload";
+    old = service.createFeed(old).value();
+    store::IntelImport imp;
+    imp.feed_id = old.id;
+    imp.ok = true;
+    store::IntelIndicatorRow active, ended;
+    active.type = ended.type = "ipv4";
+    active.value = "198.51.100.1";
+    ended.value = "198.51.100.9";
+    ended.valid_until = 1'000'000;  // 1970
+    EXPECT_TRUE(store->intel().recordImport(imp, {active, ended}, true, ""));
+    if (loaded) {
+      EXPECT_EQ(service.liveIndex(org.id)->load()->size(), 1u);
+    }
+    store::IntelFeed fresh = old;
+    fresh.name = "new";
+    fresh = service.createFeed(fresh).value();
+    auto r = service.importContent(fresh.id, "198.51.100.1\n198.51.100.9\n203.0.113.1\n", "t");
+    EXPECT_TRUE(r) << r.error().message;
+    if (r) out.report = r->report;
+    out.index_size = service.liveIndex(org.id)->load()->size();
+    for (const auto& row : store->intel().listIndicators(fresh.id, 0, 10).value())
+      out.stored.push_back(row.type + " " + row.value);
+    std::sort(out.stored.begin(), out.stored.end());
+    return out;
+  };
+  const Outcome loaded = run(true), cold = run(false);
+  EXPECT_EQ(loaded.report.added, 2u);
+  EXPECT_EQ(loaded.report.updated, 1u);
+  EXPECT_EQ(cold.report.added, loaded.report.added);
+  EXPECT_EQ(cold.report.updated, loaded.report.updated);
+  EXPECT_EQ(cold.report.expired, loaded.report.expired);
+  EXPECT_EQ(cold.index_size, 3u);
+  EXPECT_EQ(cold.index_size, loaded.index_size);
+  EXPECT_EQ(cold.stored, loaded.stored);
 }
 
 TEST_F(FeedServiceTest, AMalformedFeedFailsClearlyAndLeavesTheIndicatorsLoaded) {

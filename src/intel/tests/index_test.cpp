@@ -243,6 +243,67 @@ TEST(IndexTest, WarninglistSuppressesKnownBenign) {
   EXPECT_NE(r.suppressions[1].reason.find("amazon"), std::string::npos);
 }
 
+// countImport (the store import with no index in memory) against IndexBuilder::add on an index
+// holding the same keys: the same counts, suppressions and accepted drafts, for a batch with
+// values already known, values repeated within it, expired and suppressed ones, two types with
+// one text, and a compound.
+TEST(IndexTest, CountImportReportsWhatAddingToTheIndexWould) {
+  Warninglists wl;
+  ASSERT_TRUE(wl.addList(R"({"name":"rfc1918","type":"cidr","list":["10.0.0.0/8"],
+                             "matching_attributes":["ip-dst"]})",
+                         "rfc1918"));
+  BuildOptions o;
+  o.now = 2000 * core::kSecondMs;
+  o.warninglists = &wl;
+  std::vector<IndicatorDraft> stored = {draft(IndicatorType::kIpv4, "192.0.2.1"),
+                                        draft(IndicatorType::kDomain, "known.example")};
+  std::vector<IndicatorDraft> drafts;
+  for (int i = 0; i < 300; ++i) {
+    drafts.push_back(draft(IndicatorType::kIpv4, "192.0.2." + std::to_string(i % 250), "x" +
+                                                     std::to_string(i)));
+    if (i % 7 == 0) drafts.back().valid_until = 1000 * core::kSecondMs;  // expired
+  }
+  drafts.push_back(draft(IndicatorType::kIpv4, "10.1.2.3"));  // suppressed
+  drafts.push_back(draft(IndicatorType::kDomain, "known.example"));
+  drafts.push_back(draft(IndicatorType::kFileName, "known.example"));  // another type
+  IndicatorDraft compound;
+  compound.type = IndicatorType::kCompound;
+  compound.value = "domain=a.example AND ipv4=192.0.2.1";
+  compound.atoms = {{IndicatorType::kDomain, "a.example"}, {IndicatorType::kIpv4, "192.0.2.1"}};
+  drafts.push_back(compound);
+  drafts.push_back(compound);
+
+  IndexBuilder warm;
+  warm.add(batchOf("old", stored), o);
+  IndexBuilder from_index(*warm.build());
+  std::vector<std::string> built_accepted, counted_accepted;
+  FeedBatch one = batchOf("new", drafts);
+  one.where.assign(drafts.size(), "somewhere");
+  FeedBatch two = one;
+  auto built = from_index.add(std::move(one), o, true, [&](const IndicatorDraft& d) {
+    built_accepted.push_back(d.value + "/" + d.external_id);
+  });
+  KeySet known;
+  for (const auto& d : stored) EXPECT_TRUE(known.insert(d.type, d.value));
+  EXPECT_FALSE(known.insert(IndicatorType::kIpv4, "192.0.2.1"));
+  auto counted = countImport(std::move(two), o, known, [&](IndicatorDraft& d) {
+    counted_accepted.push_back(d.value + "/" + d.external_id);
+  });
+  EXPECT_EQ(counted.added, built.added);
+  EXPECT_EQ(counted.updated, built.updated);
+  EXPECT_EQ(counted.expired, built.expired);
+  EXPECT_EQ(counted.suppressed, built.suppressed);
+  EXPECT_EQ(counted.suppressions.size(), built.suppressions.size());
+  EXPECT_EQ(counted.feed, "new");
+  EXPECT_EQ(counted_accepted, built_accepted);
+  // 192.0.2.0-249 less .1 (known) and the 28 seen only expired; the file name; the compound.
+  EXPECT_EQ(built.added, 221u + 2u);
+  EXPECT_EQ(built.updated, 36u + 1u + 1u);  // repeats, known.example, the second compound
+  EXPECT_EQ(built.suppressed, 1u);
+  EXPECT_EQ(built.expired, 43u);
+  EXPECT_EQ(known.size(), 2u + built.added);
+}
+
 TEST(IndexTest, CompoundAtomsAreIndexed) {
   IndexBuilder b;
   IndicatorDraft d;
