@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The combined intel benchmark of issue 4 (docs/benchmarks.md "Intel"): 1,000,000 indicators over
 # the corpus's events replicated to ~250 MB, through `threatdesk ingest --offline` with the intel
-# matcher alone, the Sigma rules alone, and both; then the million imported into a fresh store and
-# loaded back from it. Run it on an otherwise quiet machine; it prints CPU and wall time and peak
-# RSS per run (GNU time) and the command's own summary lines.
+# matcher alone, the Sigma rules alone, and both; then the million imported into a fresh store, a
+# one-line feed imported beside it (which reads the million's keys), and the million imported again
+# (which writes only what changed: nothing). Run it on an otherwise quiet machine; it prints CPU
+# and wall time and peak RSS per run (GNU time) and the command's own summary lines.
 #
 # Usage: bench/intel/combined.sh THREATDESK DATA_DIR [RULES_DIR]
 #   DATA_DIR holds events.ndjson and indicators-1m.txt as intel_bench writes them
@@ -24,8 +25,9 @@ run() {
   local name=$1; shift
   echo "== $name"
   echo "\$ $*"
-  /usr/bin/time -f "$FMT" "$@" 2>"$T/err" >/dev/null || { cat "$T/err"; return 1; }
+  /usr/bin/time -f "$FMT" "$@" 2>"$T/err" >"$T/out" || { cat "$T/err"; return 1; }
   grep -E '^(intel:|events |detections |intel matches|rules:|cpu )' "$T/err" || true
+  grep -E 'now holds' "$T/out" || true  # intel import: what the store wrote
 }
 
 echo "events: $(wc -c <"$EVENTS") bytes, $(wc -l <"$EVENTS") lines; indicators: $(wc -l <"$INTEL")"
@@ -43,7 +45,7 @@ echo "lines written: $(wc -l <"$T/both.ndjson")"
 printf '192.0.2.1\n' >"$T/one.txt"
 run "import of the million into a fresh store" \
   "$TD" intel import --store "sqlite:$T/b.db" --feed bench-1m --max-items 0 "$INTEL"
-run "load of the stored million (+ a one-line import)" \
+run "a one-line import beside the stored million (reads their keys)" \
   "$TD" intel import --store "sqlite:$T/b.db" --feed one --max-items 0 "$T/one.txt"
 run "the million imported again" \
   "$TD" intel import --store "sqlite:$T/b.db" --feed bench-1m --max-items 0 "$INTEL"
