@@ -4,18 +4,24 @@
 //
 //   respond_burst_bench [--threats N] [--batch B] [--workers W] [--responses R] [--rate T]
 //                       [--delivery-batch D] [--connections C] [--receiver epoll|httplib]
-//                       [--receiver-threads N]
+//                       [--receiver-threads N] [--http-only 1]
 //
 // The sink writes the burst as fast as it can in batches of B (as the threat sink does); the
 // dispatcher runs on its own threads (as in `threatdesk serve`; its defaults unless given), woken
 // by the store after each outbox commit. With --rate T the sink writes T threats per second
 // instead of as fast as it can. The database is in $TMPDIR (default /tmp).
+//
+// --http-only 1 sends the same number of webhook requests (same size, same headers, signed)
+// through the dispatcher's transport (sendHttpMany: W threads, batches of D, C connections in
+// all) to the same receiver, with no store and no dispatcher: the CPU the HTTP exchange alone
+// costs per delivery, client and receiver together.
 #include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +42,7 @@
 
 #include "respond/dispatcher.h"
 #include "respond/responses.h"
+#include "respond/transport.h"
 #include "store/store.h"
 
 using namespace td;
@@ -144,7 +151,7 @@ class EpollReceiver {
 int main(int argc, char** argv) {
   int threats = 10000, batch = 100, workers = 4, responses = 3, rate = 0;
   int delivery_batch = 0, connections = 0, receiver_threads = 32;
-  bool httplib_receiver = false;
+  bool httplib_receiver = false, http_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int v = std::atoi(argv[i + 1]);
@@ -164,6 +171,8 @@ int main(int argc, char** argv) {
       connections = v;
     else if (k == "--receiver-threads")
       receiver_threads = v;
+    else if (k == "--http-only")
+      http_only = v != 0;
     else if (k == "--receiver")
       httplib_receiver = std::string(argv[i + 1]) == "httplib";
   }
@@ -210,6 +219,68 @@ int main(int argc, char** argv) {
   } else {
     fast = std::make_unique<EpollReceiver>(note);
     port = fast->port();
+  }
+
+  if (http_only) {
+    const int n = threats * responses;
+    const int senders = std::max(1, workers);
+    const int per_batch = delivery_batch > 0 ? delivery_batch : 256;
+    respond::HttpBatchOptions batch;
+    batch.max_connections = std::max(1, (connections > 0 ? connections : 16) / senders);
+    auto cpu = [] {
+      rusage u{};
+      ::getrusage(RUSAGE_SELF, &u);
+      return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+             (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    };
+    const double cpu0 = cpu();
+    const auto t0 = Clock::now();
+    std::vector<std::thread> ts;
+    std::atomic<int> failed{0};
+    for (int w = 0; w < senders; ++w)
+      ts.emplace_back([&, w] {
+        for (int i = w * per_batch; i < n; i += senders * per_batch) {
+          std::vector<respond::HttpRequest> reqs;
+          for (int j = i; j < std::min(n, i + per_batch); ++j) {
+            respond::HttpRequest r;
+            r.url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+            r.body = "{\"id\":" + std::to_string(j / responses + 1) + ",\"name\":\"Burst threat " +
+                     std::to_string(j / responses) + "\",\"severity\":\"high\"}";
+            r.headers = {{"Content-Type", "application/json"},
+                         {"Idempotency-Key", "td-o" + std::to_string(j) + "-r1.123456789-t1"},
+                         {"X-ThreatDesk-Delivery", std::to_string(j)},
+                         {"X-ThreatDesk-Attempt", "1"},
+                         {"X-ThreatDesk-Event", "threat.created"},
+                         {"X-ThreatDesk-Signature",
+                          "sha256=" + respond::hmacSha256Hex("bench-secret", r.body)}};
+            reqs.push_back(std::move(r));
+          }
+          for (const auto& res : respond::sendHttpMany(reqs, batch))
+            if (!res.status || *res.status != 200) ++failed;
+        }
+      });
+    for (auto& t : ts) t.join();
+    while (true) {
+      {
+        std::lock_guard lock(mu);
+        if (arrivals.size() >= static_cast<size_t>(n)) break;
+      }
+      if (Clock::now() - t0 > std::chrono::minutes(2)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double used = cpu() - cpu0;
+    std::printf(
+        "http only: %d requests (%d failed) in %.2f s: %.0f requests/s; CPU %.2f s, "
+        "%.1f us per request (client and receiver)\n",
+        n, failed.load(), secs, n / secs, used, used * 1e6 / n);
+    if (httplib_receiver) {
+      receiver.stop();
+      serving.join();
+    }
+    fast.reset();
+    std::filesystem::remove_all(dir);
+    return failed == 0 ? 0 : 2;
   }
 
   for (int r = 0; r < responses; ++r) {
@@ -294,8 +365,7 @@ int main(int argc, char** argv) {
       "threats %d, responses %d, batch %d, workers %d, delivery batch %d, connections %d, "
       "receiver %s, rate %s\n",
       threats, responses, batch, workers, o.delivery_batch, o.connections,
-      httplib_receiver ? "httplib" : "epoll",
-      rate > 0 ? std::to_string(rate).c_str() : "burst");
+      httplib_receiver ? "httplib" : "epoll", rate > 0 ? std::to_string(rate).c_str() : "burst");
   std::printf("burst written in %.2f s (%.0f threats/s)\n", write_secs, threats / write_secs);
   std::printf("deliveries %zu of %zu in %.2f s: %.0f deliveries/s\n", lat.size(), expected, secs,
               lat.size() / secs);
