@@ -179,8 +179,8 @@ TEST_F(FeedServiceTest, AnImportCountsTheSameWhetherOrNotTheIndexIsLoaded) {
     EXPECT_TRUE(r) << r.error().message;
     if (r) out.report = r->report;
     out.index_size = service.liveIndex(org.id)->load()->size();
-    for (const auto& row : store->intel().listIndicators(fresh.id, 0, 10).value())
-      out.stored.push_back(row.type + " " + row.value);
+    const auto rows = store->intel().listIndicators(fresh.id, 0, 10).value();
+    for (const auto& row : rows) out.stored.push_back(row.type + " " + row.value);
     std::sort(out.stored.begin(), out.stored.end());
     return out;
   };
