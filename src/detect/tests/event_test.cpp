@@ -118,7 +118,7 @@ detection:
     return R"({"Event":{"System":{"EventID":1,"Channel":"Security"},"EventData":{)"
            R"("Image":"C:\\x\\TOOL.EXE","CommandLine":")" + cmd + "\"}}}";
   };
-  for (const std::string pad : {std::string(), std::string(2000, 'p')}) {
+  for (const std::string& pad : {std::string(), std::string(2000, 'p')}) {
     SCOPED_TRACE(pad.size());
     EXPECT_TRUE(matches(e, event("other " + pad)));
     EXPECT_FALSE(matches(e, event(pad + " a -secret b")));
