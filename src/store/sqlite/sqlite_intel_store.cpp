@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "store/sql/multi_row.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace td::store::sqlite {
@@ -268,34 +269,14 @@ class ImportRows {
   std::uint64_t last_hash_ = 0;
 };
 
-// Runs `head` + `group` repeated once per item (comma separated) + `tail` over `count` items, in
-// statements of up to kChunkRows items: one round trip per chunk on PostgreSQL, one statement
-// (its cursors kept between rows) per chunk on SQLite. The rest goes in halving chunk sizes, so
-// that at most a handful of statement texts are prepared and cached.
-constexpr size_t kChunkRows = 256;
-
+// Writes in statements of up to 256 items, the rest in halving sizes (a handful of statement
+// texts): one round trip per chunk on PostgreSQL, one statement (its cursors kept between rows)
+// per chunk on SQLite.
 template <typename Bind>
 Status runChunked(Connection& c, std::string_view head, std::string_view group,
                   std::string_view tail, size_t count, int params_per_item, Bind&& bind) {
-  size_t done = 0;
-  for (size_t size = kChunkRows; size >= 1 && done < count; size /= 2) {
-    if (count - done < size) continue;
-    std::string sql(head);
-    for (size_t i = 0; i < size; ++i) {
-      if (i) sql += ", ";
-      sql += group;
-    }
-    sql += tail;
-    TDI_TRY(st, c.prepare(sql));
-    while (count - done >= size) {
-      int param = 1;
-      for (size_t i = 0; i < size; ++i, param += params_per_item) bind(*st, param, done + i);
-      TDI_CHECK(st->run());
-      st->reset();
-      done += size;
-    }
-  }
-  return {};
+  return sql::runMultiRow(c, head, group, tail, count, params_per_item,
+                          {256, 128, 64, 32, 16, 8, 4, 2, 1}, bind, [](Statement&) {});
 }
 
 void bindRow(Statement& st, int p, IntelFeedId feed, const IntelIndicatorRow& r) {

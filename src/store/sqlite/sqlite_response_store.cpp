@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/time.h"
+#include "store/sql/multi_row.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace td::store::sqlite {
@@ -92,32 +93,12 @@ Result<std::vector<T>> readAll(Statement* st, Row row) {
 }
 
 // Inserts `count` rows with multi-row statements, "<head> (…), (…) <tail>", `row` being one
-// row's placeholders: one statement (and one step of the VM) per up to 32 rows instead of per
-// row. Chunks of 32, 8 and 1 rows keep the connection's statement cache to three entries.
-// bindRow(st, first, i) binds row i from parameter `first` on; onRow(st) sees each RETURNING row.
+// row's placeholders: one statement per up to 32 rows instead of per row. Chunks of 32, 8 and 1
+// rows keep the connection's statement cache to three entries.
 template <typename BindRow, typename OnRow>
 Status insertRows(Connection& c, std::string_view head, std::string_view row, int params_per_row,
                   std::string_view tail, size_t count, BindRow bindRow, OnRow onRow) {
-  size_t done = 0;
-  while (done < count) {
-    const size_t left = count - done;
-    const size_t n = left >= 32 ? 32 : left >= 8 ? 8 : 1;
-    std::string sql(head);
-    for (size_t i = 0; i < n; ++i) {
-      if (i) sql += ", ";
-      sql += row;
-    }
-    sql += tail;
-    TD_TRY(st, c.prepare(sql));
-    for (size_t i = 0; i < n; ++i) bindRow(*st, static_cast<int>(i) * params_per_row + 1, done + i);
-    while (true) {
-      TD_TRY(more, st->step());
-      if (!more) break;
-      onRow(*st);
-    }
-    done += n;
-  }
-  return {};
+  return sql::runMultiRow(c, head, row, tail, count, params_per_row, {32, 8, 1}, bindRow, onRow);
 }
 
 // How a finished delivery reads on its threat's timeline: "hook: delivered (200)",
