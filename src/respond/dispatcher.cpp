@@ -774,6 +774,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
     // Each worker its share, so that receivers see at most `connections` at once.
     batch.max_connections = std::max(1, options_.connections / std::max(1, options_.workers));
     batch.start_by = give_back_at;
+    batch.lean = options_.lean_http;
     const auto results = sendHttpMany(requests, batch);
     for (size_t k = 0; k < results.size(); ++k) {
       if (!results[k].started) {

@@ -58,6 +58,9 @@ struct DispatcherOptions {
   int outbox_batch = 256;
   int delivery_batch = 256;  // claimed, sent and recorded together (one claim, one transaction)
   int connections = 16;  // webhook requests in flight at once, shared by the workers (keep-alive)
+  // Plain http:// webhooks to an IP address or localhost through the lean HTTP client
+  // (respond/http_client.h); false: all through libcurl (the benchmark compares the two).
+  bool lean_http = true;
   // New deliveries the fan-out claims as it inserts them and hands to the workers in memory (no
   // second claim); beyond this many waiting, the workers claim them from the table.
   int hand_over = 4096;

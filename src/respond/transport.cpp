@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <strings.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -10,7 +11,10 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <string_view>
 #include <unordered_map>
+
+#include "respond/http_client.h"
 
 namespace td::respond {
 namespace {
@@ -51,27 +55,11 @@ struct HeaderState {
 
 size_t onHeader(char* data, size_t size, size_t n, void* user) {
   const size_t len = size * n;
-  std::string line(data, len);
-  auto* st = static_cast<HeaderState*>(user);
+  const std::string_view line(data, len);
   static constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    std::string lower = line.substr(0, kName.size());
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == kName) {
-      std::string value = line.substr(kName.size());
-      while (!value.empty() &&
-             (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-        value.pop_back();
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos &&
-          value.size() < 9) {
-        st->retry_after_ms = std::stoll(value) * 1000;
-      } else if (!value.empty()) {
-        const time_t at = curl_getdate(value.c_str(), nullptr);
-        if (at > 0) st->retry_after_ms = std::max<core::TimeMs>(0, at * 1000LL - core::nowMs());
-      }
-    }
-  }
+  if (line.size() > kName.size() && strncasecmp(line.data(), kName.data(), kName.size()) == 0)
+    static_cast<HeaderState*>(user)->retry_after_ms =
+        http::parseRetryAfter(line.substr(kName.size()), core::nowMs());
   return len;
 }
 
@@ -193,8 +181,10 @@ HttpResult sendHttp(const HttpRequest& r) {
   return std::move(t.result);
 }
 
-std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
-                                     const HttpBatchOptions& options) {
+namespace {
+// sendHttpMany's libcurl part: requests[i] for every i in `which`, into results[i].
+void sendCurlMany(const std::vector<HttpRequest>& requests, const std::vector<size_t>& which,
+                  const HttpBatchOptions& options, std::vector<HttpResult>& results) {
   thread_local MultiHolder multi;
   const int connections = std::max(1, options.max_connections);
   multi.configure(connections);
@@ -202,20 +192,21 @@ std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
   size_t next = 0;
   int active = 0;
   auto startMore = [&] {
-    while (active < connections && next < requests.size()) {
+    while (active < connections && next < which.size()) {
       if (options.start_by && std::chrono::steady_clock::now() > *options.start_by) {
-        for (; next < requests.size(); ++next) {
-          ts[next].result.started = false;
-          ts[next].result.error = "not sent: the batch ran out of time";
+        for (; next < which.size(); ++next) {
+          ts[which[next]].result.started = false;
+          ts[which[next]].result.error = "not sent: the batch ran out of time";
         }
         return;
       }
+      const size_t i = which[next];
       CURL* h = multi.take();
-      setUp(h, requests[next], ts[next]);
-      curl_easy_setopt(h, CURLOPT_PRIVATE, reinterpret_cast<void*>(next));
+      setUp(h, requests[i], ts[i]);
+      curl_easy_setopt(h, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
       if (const CURLMcode mc = curl_multi_add_handle(multi.m, h); mc != CURLM_OK) {
-        finish(h, CURLE_FAILED_INIT, ts[next]);
-        ts[next].result.error = std::string("curl: ") + curl_multi_strerror(mc);
+        finish(h, CURLE_FAILED_INIT, ts[i]);
+        ts[i].result.error = std::string("curl: ") + curl_multi_strerror(mc);
         multi.idle.push_back(h);
       } else {
         ++active;
@@ -242,10 +233,19 @@ std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
     startMore();
     if (active > 0) curl_multi_poll(multi.m, nullptr, 0, 20, nullptr);
   }
-  std::vector<HttpResult> out;
-  out.reserve(ts.size());
-  for (auto& t : ts) out.push_back(std::move(t.result));
-  return out;
+  for (size_t i : which) results[i] = std::move(ts[i].result);
+}
+}  // namespace
+
+std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
+                                     const HttpBatchOptions& options) {
+  std::vector<HttpResult> results(requests.size());
+  std::vector<size_t> lean, curl;
+  for (size_t i = 0; i < requests.size(); ++i)
+    (options.lean && http::leanEndpoint(requests[i].url) ? lean : curl).push_back(i);
+  if (!lean.empty()) http::sendLeanMany(requests, lean, options, results);
+  if (!curl.empty()) sendCurlMany(requests, curl, options, results);
+  return results;
 }
 
 namespace {

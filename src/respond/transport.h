@@ -39,11 +39,15 @@ struct HttpBatchOptions {
   int max_connections = 16;  // requests in flight at once (keep-alive connections per host)
   // A request not begun by then is not sent at all (started = false).
   std::optional<std::chrono::steady_clock::time_point> start_by;
+  // Plain http:// to an IP address or localhost through the lean client (respond/http_client.h);
+  // false: every request through libcurl (for comparing the two).
+  bool lean = true;
 };
 
-// Sends the requests concurrently (libcurl multi: up to max_connections at once, each on its own
-// keep-alive connection, no pipelining); the results in the order of the requests. The
-// connections stay open for the calling thread's next batch.
+// Sends the requests concurrently (up to max_connections at once, each on its own keep-alive
+// connection, no pipelining); the results in the order of the requests. The connections stay open
+// for the calling thread's next batch. Plain http:// to an IP address or localhost goes through
+// the lean client (http_client.h), everything else through libcurl multi; the plain ones first.
 std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
                                      const HttpBatchOptions& options = {});
 
