@@ -4,7 +4,7 @@
 //
 //   respond_burst_bench [--threats N] [--batch B] [--workers W] [--responses R] [--rate T]
 //                       [--delivery-batch D] [--connections C] [--receiver epoll|httplib]
-//                       [--receiver-threads N] [--http-only 1]
+//                       [--receiver-threads N] [--client lean|curl] [--http-only 1|2]
 //
 // The sink writes the burst as fast as it can in batches of B (as the threat sink does); the
 // dispatcher runs on its own threads (as in `threatdesk serve`; its defaults unless given), woken
@@ -14,7 +14,9 @@
 // --http-only 1 sends the same number of webhook requests (same size, same headers, signed)
 // through the dispatcher's transport (sendHttpMany: W threads, batches of D, C connections in
 // all) to the same receiver, with no store and no dispatcher: the CPU the HTTP exchange alone
-// costs per delivery, client and receiver together.
+// costs per delivery, client and receiver together. --http-only 2 sends them from raw keep-alive
+// sockets instead (no client library; the floor under any HTTP/1.1 client). --client curl sends
+// every webhook through libcurl (default: plain http:// through the lean client).
 #include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -78,6 +80,8 @@ class EpollReceiver {
     ::close(listen_);
   }
   int port() const { return port_; }
+  // The receiver thread's CPU so far (user + system), in seconds.
+  double cpuSeconds() const { return cpu_us_.load() / 1e6; }
 
  private:
   void add(int fd) {
@@ -90,6 +94,10 @@ class EpollReceiver {
     std::vector<epoll_event> events(256);
     char chunk[65536];
     while (!stop_) {
+      rusage u{};
+      ::getrusage(RUSAGE_THREAD, &u);
+      cpu_us_ = (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000LL + u.ru_utime.tv_usec +
+                u.ru_stime.tv_usec;
       const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), 50);
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
@@ -144,14 +152,95 @@ class EpollReceiver {
   OnRequest on_;
   int listen_ = -1, ep_ = -1, port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<long long> cpu_us_{0};
   std::unordered_map<int, std::string> conns_;
   std::thread thread_;
 };
 
+// --http-only 2: the floor under any HTTP/1.1 client. Raw keep-alive sockets, one request written
+// and one answer read at a time per connection, `connections` of them over one epoll per sender
+// thread, no library: what a lean client could at best cost (the receiver's share included).
+int rawClientRun(int port, int senders, int connections_per_sender, int n,
+                 const std::function<std::string(int)>& wire) {
+  std::atomic<int> failed{0};
+  std::vector<std::thread> ts;
+  for (int w = 0; w < senders; ++w)
+    ts.emplace_back([&, w] {
+      struct Conn {
+        int fd = -1;
+        std::string in;
+        bool busy = false;
+      };
+      const int ep = ::epoll_create1(0);
+      std::vector<Conn> conns(static_cast<size_t>(connections_per_sender));
+      for (size_t c = 0; c < conns.size(); ++c) {
+        conns[c].fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        if (::connect(conns[c].fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+          ++failed;
+          return;
+        }
+        int one = 1;
+        ::setsockopt(conns[c].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ::fcntl(conns[c].fd, F_SETFL, O_NONBLOCK);
+        epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.u64 = c;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, conns[c].fd, &e);
+      }
+      int next = w;
+      const int step = senders;
+      int busy = 0;
+      auto send = [&](Conn& c) {
+        if (next >= n) return;
+        const std::string req = wire(next);
+        next += step;
+        if (::write(c.fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) ++failed;
+        c.busy = true;
+        ++busy;
+      };
+      for (auto& c : conns) send(c);
+      std::vector<epoll_event> events(conns.size());
+      char chunk[16384];
+      while (busy > 0) {
+        const int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 1000);
+        if (n <= 0) {
+          ++failed;
+          break;
+        }
+        for (int i = 0; i < n; ++i) {
+          Conn& c = conns[events[i].data.u64];
+          const ssize_t r = ::read(c.fd, chunk, sizeof chunk);
+          if (r <= 0) continue;
+          c.in.append(chunk, static_cast<size_t>(r));
+          const size_t end = c.in.find("\r\n\r\n");
+          if (end == std::string::npos) continue;
+          size_t length = 0;
+          if (const char* cl = ::strcasestr(c.in.c_str(), "content-length:"))
+            length = std::strtoul(cl + 15, nullptr, 10);
+          if (c.in.size() < end + 4 + length) continue;
+          if (c.in.compare(0, 12, "HTTP/1.1 200") != 0) ++failed;
+          c.in.erase(0, end + 4 + length);
+          c.busy = false;
+          --busy;
+          send(c);
+        }
+      }
+      for (auto& c : conns) ::close(c.fd);
+      ::close(ep);
+    });
+  for (auto& t : ts) t.join();
+  return failed.load();
+}
+
 int main(int argc, char** argv) {
   int threats = 10000, batch = 100, workers = 4, responses = 3, rate = 0;
   int delivery_batch = 0, connections = 0, receiver_threads = 32;
-  bool httplib_receiver = false, http_only = false;
+  bool httplib_receiver = false, curl_client = false;
+  int http_only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const int v = std::atoi(argv[i + 1]);
@@ -172,9 +261,11 @@ int main(int argc, char** argv) {
     else if (k == "--receiver-threads")
       receiver_threads = v;
     else if (k == "--http-only")
-      http_only = v != 0;
+      http_only = v;
     else if (k == "--receiver")
       httplib_receiver = std::string(argv[i + 1]) == "httplib";
+    else if (k == "--client")
+      curl_client = std::string(argv[i + 1]) == "curl";
   }
   const auto dir =
       std::filesystem::temp_directory_path() / ("td-respond-bench-" + std::to_string(::getpid()));
@@ -227,33 +318,50 @@ int main(int argc, char** argv) {
     const int per_batch = delivery_batch > 0 ? delivery_batch : 256;
     respond::HttpBatchOptions batch;
     batch.max_connections = std::max(1, (connections > 0 ? connections : 16) / senders);
+    batch.lean = !curl_client;
     auto cpu = [] {
       rusage u{};
       ::getrusage(RUSAGE_SELF, &u);
       return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
              (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
     };
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+    auto request = [&](int j) {
+      respond::HttpRequest r;
+      r.url = url;
+      r.body = "{\"id\":" + std::to_string(j / responses + 1) + ",\"name\":\"Burst threat " +
+               std::to_string(j / responses) + "\",\"severity\":\"high\"}";
+      r.headers = {
+          {"Content-Type", "application/json"},
+          {"Idempotency-Key", "td-o" + std::to_string(j) + "-r1.123456789-t1"},
+          {"X-ThreatDesk-Delivery", std::to_string(j)},
+          {"X-ThreatDesk-Attempt", "1"},
+          {"X-ThreatDesk-Event", "threat.created"},
+          {"X-ThreatDesk-Signature", "sha256=" + respond::hmacSha256Hex("bench-secret", r.body)}};
+      return r;
+    };
+    // --http-only 2: the same request as bytes (what the raw client writes), built while timed
+    // like the transport's.
+    auto wire = [&](int j) {
+      const auto r = request(j);
+      std::string w = "POST /hook HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                      "\r\nUser-Agent: ThreatDesk/0.1 (+webhook)\r\nAccept: */*\r\n";
+      for (const auto& [k, v] : r.headers) w += k + ": " + v + "\r\n";
+      w += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
+      return w;
+    };
     const double cpu0 = cpu();
+    const double receiver0 = fast ? fast->cpuSeconds() : 0;
     const auto t0 = Clock::now();
     std::vector<std::thread> ts;
     std::atomic<int> failed{0};
-    for (int w = 0; w < senders; ++w)
+    if (http_only == 2) failed = rawClientRun(port, senders, batch.max_connections, n, wire);
+    for (int w = 0; http_only == 1 && w < senders; ++w)
       ts.emplace_back([&, w] {
         for (int i = w * per_batch; i < n; i += senders * per_batch) {
           std::vector<respond::HttpRequest> reqs;
           for (int j = i; j < std::min(n, i + per_batch); ++j) {
-            respond::HttpRequest r;
-            r.url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
-            r.body = "{\"id\":" + std::to_string(j / responses + 1) + ",\"name\":\"Burst threat " +
-                     std::to_string(j / responses) + "\",\"severity\":\"high\"}";
-            r.headers = {{"Content-Type", "application/json"},
-                         {"Idempotency-Key", "td-o" + std::to_string(j) + "-r1.123456789-t1"},
-                         {"X-ThreatDesk-Delivery", std::to_string(j)},
-                         {"X-ThreatDesk-Attempt", "1"},
-                         {"X-ThreatDesk-Event", "threat.created"},
-                         {"X-ThreatDesk-Signature",
-                          "sha256=" + respond::hmacSha256Hex("bench-secret", r.body)}};
-            reqs.push_back(std::move(r));
+            reqs.push_back(request(j));
           }
           for (const auto& res : respond::sendHttpMany(reqs, batch))
             if (!res.status || *res.status != 200) ++failed;
@@ -269,11 +377,16 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));  // the receiver notes its CPU
     const double used = cpu() - cpu0;
+    const double received = fast ? fast->cpuSeconds() - receiver0 : 0;
     std::printf(
-        "http only: %d requests (%d failed) in %.2f s: %.0f requests/s; CPU %.2f s, "
-        "%.1f us per request (client and receiver)\n",
-        n, failed.load(), secs, n / secs, used, used * 1e6 / n);
+        "http only (%s): %d requests (%d failed) in %.2f s: %.0f requests/s; CPU %.2f s, "
+        "%.1f us per request (client and receiver; the receiver's thread %.1f us)\n",
+        http_only == 2 ? "raw keep-alive sockets"
+        : curl_client  ? "transport, libcurl"
+                       : "transport, lean client",
+        n, failed.load(), secs, n / secs, used, used * 1e6 / n, received * 1e6 / n);
     if (httplib_receiver) {
       receiver.stop();
       serving.join();
@@ -300,6 +413,7 @@ int main(int argc, char** argv) {
   if (delivery_batch > 0) o.delivery_batch = delivery_batch;
   if (connections > 0) o.connections = connections;
   o.public_url = "http://127.0.0.1:8080";
+  o.lean_http = !curl_client;
   respond::Dispatcher dispatcher(*store, o);
   dispatcher.start();
 
@@ -363,9 +477,10 @@ int main(int argc, char** argv) {
   const double write_secs = std::chrono::duration<double>(burst_written - start).count();
   std::printf(
       "threats %d, responses %d, batch %d, workers %d, delivery batch %d, connections %d, "
-      "receiver %s, rate %s\n",
+      "receiver %s, client %s, rate %s\n",
       threats, responses, batch, workers, o.delivery_batch, o.connections,
-      httplib_receiver ? "httplib" : "epoll", rate > 0 ? std::to_string(rate).c_str() : "burst");
+      httplib_receiver ? "httplib" : "epoll", curl_client ? "libcurl" : "lean",
+      rate > 0 ? std::to_string(rate).c_str() : "burst");
   std::printf("burst written in %.2f s (%.0f threats/s)\n", write_secs, threats / write_secs);
   std::printf("deliveries %zu of %zu in %.2f s: %.0f deliveries/s\n", lat.size(), expected, secs,
               lat.size() / secs);
