@@ -535,6 +535,13 @@ void sendLeanMany(const std::vector<HttpRequest>& requests, const std::vector<si
   auto begin = [&](size_t i, Clock::time_point started, bool resend) -> bool {
     const Endpoint& e = endpoints[i];
     std::string error;
+    bool close_after = false;
+    auto w = wireRequest(requests[i], e, close_after, error);
+    if (!w) {
+      results[i].error = error;
+      results[i].duration_ms = msSince(started);
+      return false;
+    }
     std::optional<size_t> s = resend ? std::nullopt : pool.takeIdle(e.key);
     const bool reused = s.has_value();
     if (!s) s = pool.open(e, error);
@@ -553,14 +560,6 @@ void sendLeanMany(const std::vector<HttpRequest>& requests, const std::vector<si
     c.connect_deadline = started + std::chrono::milliseconds(std::max<core::TimeMs>(
                                        1, std::min(requests[i].timeout_ms, kMaxConnectMs)));
     c.parser = ResponseParser(requests[i].method == "HEAD");
-    bool close_after = false;
-    auto w = wireRequest(requests[i], e, close_after, error);
-    if (!w) {
-      pool.close(*s);
-      results[i].error = error;
-      results[i].duration_ms = msSince(started);
-      return false;
-    }
     c.out = std::move(*w);
     c.written = 0;
     c.close_after = close_after;

@@ -1,6 +1,7 @@
 // The lean HTTP/1.1 client behind sendHttpMany for plain http:// webhooks to an IP address or
 // localhost, and the response parser it reads answers with. Everything else (https://, host names
-// to resolve, user info in the URL) goes through libcurl as before (respond/transport.cpp).
+// to resolve, user info in the URL, any request while a proxy is configured in http_proxy or
+// all_proxy) goes through libcurl as before (respond/transport.cpp).
 //
 // The client keeps a pool of keep-alive connections per thread and host:port, sends one request at
 // a time per connection (no pipelining) over a thread's epoll, with a non-blocking connect, the

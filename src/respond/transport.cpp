@@ -235,14 +235,23 @@ void sendCurlMany(const std::vector<HttpRequest>& requests, const std::vector<si
   }
   for (size_t i : which) results[i] = std::move(ts[i].result);
 }
+
+// libcurl sends plain http:// through a proxy named in http_proxy or all_proxy (ALL_PROXY); the
+// lean client knows no proxies, so with one configured everything stays on libcurl.
+bool proxyConfigured() {
+  for (const char* name : {"http_proxy", "all_proxy", "ALL_PROXY"})
+    if (const char* v = std::getenv(name); v && *v) return true;
+  return false;
+}
 }  // namespace
 
 std::vector<HttpResult> sendHttpMany(const std::vector<HttpRequest>& requests,
                                      const HttpBatchOptions& options) {
   std::vector<HttpResult> results(requests.size());
   std::vector<size_t> lean, curl;
+  const bool lean_ok = options.lean && !proxyConfigured();
   for (size_t i = 0; i < requests.size(); ++i)
-    (options.lean && http::leanEndpoint(requests[i].url) ? lean : curl).push_back(i);
+    (lean_ok && http::leanEndpoint(requests[i].url) ? lean : curl).push_back(i);
   if (!lean.empty()) http::sendLeanMany(requests, lean, options, results);
   if (!curl.empty()) sendCurlMany(requests, curl, options, results);
   return results;

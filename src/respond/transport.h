@@ -39,8 +39,8 @@ struct HttpBatchOptions {
   int max_connections = 16;  // requests in flight at once (keep-alive connections per host)
   // A request not begun by then is not sent at all (started = false).
   std::optional<std::chrono::steady_clock::time_point> start_by;
-  // Plain http:// to an IP address or localhost through the lean client (respond/http_client.h);
-  // false: every request through libcurl (for comparing the two).
+  // Plain http:// to an IP address or localhost through the lean client (respond/http_client.h),
+  // unless a proxy is configured (http_proxy, all_proxy); false: every request through libcurl.
   bool lean = true;
 };
 

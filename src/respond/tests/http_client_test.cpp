@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -476,6 +477,27 @@ TEST(HttpClientTest, HeaderWithALineBreakIsRefused) {
     EXPECT_EQ(res[1].status, 200) << res[1].error;
   });
   EXPECT_EQ(server.seen().size(), 1u);
+}
+
+TEST(HttpClientTest, AProxyInTheEnvironmentKeepsEverythingOnLibcurl) {
+  // libcurl sends plain http:// through http_proxy; the lean client must not go around it. In a
+  // child process, so that the environment of the other tests stays as it is.
+  ScriptedServer proxy([](int, const Seen&) { return ok("via proxy"); });
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setenv("http_proxy", proxy.url("").c_str(), 1);
+    ::unsetenv("no_proxy");
+    ::unsetenv("NO_PROXY");
+    auto res = send({post("http://127.0.0.1:1/hook")}, 1);  // nothing listens on port 1
+    ::_exit(res[0].status == 200 && res[0].body == "via proxy" ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const auto seen = proxy.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].head.rfind("POST http://127.0.0.1:1/hook HTTP/1.1\r\n", 0), 0u) << seen[0].head;
 }
 
 // ---- the URL and the parser alone ----
