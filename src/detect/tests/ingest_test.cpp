@@ -1,16 +1,18 @@
 // Offline ingest: NDJSON (plain and gzip) through the engine to NDJSON detections, bad lines
 // counted by number, correlations across worker threads, detections handed to a sink, extra
 // stages beside the rules or alone.
+#include "detect/ingest.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 
-#include "detect/ingest.h"
 #include "detect/tests/test_util.h"
 
 namespace td::detect {
@@ -159,6 +161,89 @@ TEST(IngestTest, ExtraStagesSeeEveryEventBesideTheRulesOrAlone) {
     EXPECT_EQ(s->per_stage[0], 20u);
     EXPECT_EQ(s->detections, 0u);
     EXPECT_EQ(countLines(dir.path / "out.ndjson"), 20u);
+  }
+}
+
+// Detections of the rule `failed` written for `inputs`, one "line" number per matched event,
+// in line order (two threads may write batches in any order).
+std::vector<std::uint64_t> matchedLines(const std::vector<std::string>& inputs, int threads,
+                                        const fs::path& out, IngestSummary& summary) {
+  IngestOptions opts;
+  opts.inputs = inputs;
+  opts.out = out.string();
+  opts.threads = threads;
+  // The rule alone: with its correlation it raises nothing of its own.
+  auto s = runOfflineIngest(
+      testing::compile({std::string(kRules).substr(0, std::string(kRules).find("---"))}), opts);
+  EXPECT_TRUE(s.has_value()) << s.error().message;
+  if (!s) return {};
+  summary = *s;
+  std::vector<std::uint64_t> lines;
+  std::ifstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto at = line.find("\"line\":");
+    if (line.find("\"rule_id\":\"failed\"") == std::string::npos || at == std::string::npos)
+      continue;
+    lines.push_back(std::stoull(line.substr(at + 7)));
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+// Plain files are mapped, gzip files inflated into buffers: both must see the same lines, with
+// the same numbers, across many batches, CRLF endings, a last line without a newline, a file that
+// ends exactly at a page boundary (no padding after it in the mapping) and several inputs.
+TEST(IngestTest, MappedAndInflatedInputsSeeTheSameLines) {
+  TempDir dir;
+  std::string text;
+  std::vector<std::uint64_t> expected;
+  std::uint64_t bad = 0;
+  for (std::uint64_t i = 1; text.size() < (3u << 20); ++i) {
+    if (i % 997 == 0) {
+      text += "{not json\n";
+      ++bad;
+      continue;
+    }
+    text += R"({"EventID":4625,"TargetUserName":"u)" + std::to_string(i % 13) + R"(","pad":")" +
+            std::string(i % 151, 'x') + "\"}";
+    text += i % 5 == 0 ? "\r\n" : "\n";
+    expected.push_back(i);
+  }
+  const long page = sysconf(_SC_PAGESIZE);
+  // e.ndjson: no newline at the end. exact.ndjson: padded with spaces so that its size is a
+  // whole number of pages and its last line ends right at the end of the mapping.
+  std::ofstream(dir.path / "e.ndjson", std::ios::binary) << text.substr(0, text.size() - 1);
+  std::string exact = text;
+  while (exact.size() % static_cast<size_t>(page) != 0) exact.insert(exact.size() - 1, " ");
+  std::ofstream(dir.path / "exact.ndjson", std::ios::binary) << exact;
+  {
+    gzFile gz = gzopen((dir.path / "e.ndjson.gz").c_str(), "wb");
+    gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(gz);
+  }
+  const auto p = [&](const char* name) { return (dir.path / name).string(); };
+  for (int threads : {1, 2}) {
+    for (const auto* name : {"e.ndjson", "exact.ndjson", "e.ndjson.gz"}) {
+      IngestSummary s;
+      EXPECT_EQ(matchedLines({p(name)}, threads, dir.path / "out.ndjson", s), expected)
+          << name << " threads " << threads;
+      EXPECT_EQ(s.events, expected.size() + bad) << name;
+      EXPECT_EQ(s.bad_events, bad) << name;
+      ASSERT_FALSE(s.bad_lines.empty());
+      EXPECT_EQ(s.bad_lines[0].line, 997u) << name;
+      for (const auto& b : s.bad_lines)
+        EXPECT_EQ(b.line % 997, 0u) << name << " " << b.line << " " << b.reason;
+    }
+    // Three inputs, mapped and inflated in turn: line numbers run on over all of them.
+    IngestSummary s;
+    const auto got = matchedLines({p("e.ndjson"), p("e.ndjson.gz"), p("exact.ndjson")}, threads,
+                                  dir.path / "out.ndjson", s);
+    const std::uint64_t per_file = expected.size() + bad;
+    ASSERT_EQ(got.size(), 3 * expected.size());
+    EXPECT_EQ(got[expected.size()], per_file + expected[0]);
+    EXPECT_EQ(got.back(), 2 * per_file + expected.back());
+    EXPECT_EQ(s.bad_events, 3 * bad);
   }
 }
 
