@@ -334,7 +334,6 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
       "td-" + (outbox ? "o" + std::to_string(*outbox) : "t" + std::to_string(t)) + "-r" +
       std::to_string(r.record.id) + "." + std::to_string(r.record.created_at % 1000000000) + "-t" +
       std::to_string(threat.id) + key_suffix;
-  Json base = {{"event", ev.value("kind", "")}, {"threat_id", threat.id}};
   if (r.spec.webhook) {
     const auto& w = *r.spec.webhook;
     const std::string event = ev.value("kind", "");
@@ -347,16 +346,17 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
     text += ",\"event\":";
     appendJsonString(text, event);
     text += ",\"headers\":[";
-    Json headers = Json::array();
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.reserve(w.headers.size());
     for (const auto& [k, v] : w.headers) {
       std::string value = v.render(vars, Escape::kHeader);
-      if (headers.size()) text += ',';
+      if (!headers.empty()) text += ',';
       text += '[';
       appendJsonString(text, k);
       text += ',';
       appendJsonString(text, value);
       text += ']';
-      headers.push_back({k, std::move(value)});
+      headers.emplace_back(k, std::move(value));
     }
     text += "],\"method\":";
     appendJsonString(text, w.method);
@@ -364,12 +364,6 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
             ",\"timeout_ms\":" + std::to_string(w.timeout_ms) + ",\"url\":";
     appendJsonString(text, url);
     text += '}';
-    Json p = base;
-    p["method"] = w.method;
-    p["url"] = std::move(url);
-    p["headers"] = std::move(headers);
-    p["body"] = std::move(body);
-    p["timeout_ms"] = w.timeout_ms;
     Delivery d;
     d.org_id = r.record.org_id;
     d.response_id = r.record.id;
@@ -379,7 +373,16 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
     d.recipient = r.spec.name;
     d.idempotency_key = key;
     d.payload_json = std::move(text);
-    if (rendered) rendered->emplace(key, std::make_shared<const Json>(std::move(p)));
+    if (rendered) {
+      auto call = std::make_unique<WebhookCall>();
+      call->event = event;
+      call->method = w.method;
+      call->url = std::move(url);
+      call->body = std::move(body);
+      call->headers = std::move(headers);
+      call->timeout_ms = w.timeout_ms;
+      rendered->emplace(key, std::move(call));
+    }
     d.max_attempts = w.max_attempts;
     d.next_at = t;
     d.created_at = t;
@@ -387,6 +390,7 @@ Status Dispatcher::responseDeliveries(const Loaded& r, const core::Threat& threa
     return {};
   }
   if (!r.spec.email) return {};
+  const Json base = {{"event", ev.value("kind", "")}, {"threat_id", threat.id}};
   const auto& e = *r.spec.email;
   auto rcpts = recipients(e, r.record.org_id);
   if (!rcpts) return fail(rcpts.error());
@@ -634,8 +638,8 @@ Result<int> Dispatcher::fanOutOnce() {
     std::lock_guard lock(queue_mu_);
     for (auto& d : r->claimed) {
       auto it = rendered.find(d.idempotency_key);
-      auto payload = it == rendered.end() ? nullptr : std::move(it->second);
-      queue_.push_back({std::move(d), at, std::move(payload)});
+      auto call = it == rendered.end() ? nullptr : std::move(it->second);
+      queue_.push_back({std::move(d), at, std::move(call)});
     }
   }
   return static_cast<int>(events->size());
@@ -682,7 +686,7 @@ Result<int> Dispatcher::digestOnce() {
 Result<int> Dispatcher::deliverOnce(int limit) {
   // First what the fan-out handed over (claimed when inserted), else a claim of due deliveries.
   std::optional<std::vector<Delivery>> claimed(std::in_place);
-  std::vector<std::shared_ptr<const Json>> payloads;  // built by the fan-out, or none
+  std::vector<std::unique_ptr<WebhookCall>> calls;  // built by the fan-out, or none
   auto claimed_at = std::chrono::steady_clock::now();
   const auto half_lease = std::chrono::milliseconds(options_.delivery_lease_ms / 2);
   std::vector<std::int64_t> stale;
@@ -698,7 +702,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
       }
       if (claimed->empty()) claimed_at = h.at;
       claimed->push_back(std::move(h.delivery));
-      payloads.push_back(std::move(h.payload));
+      calls.push_back(std::move(h.call));
     }
   }
   if (!stale.empty())
@@ -727,7 +731,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
       for (auto& d : *c) claimed->push_back(std::move(d));
     }
   }
-  payloads.resize(claimed->size());  // those claimed from the table are parsed below
+  calls.resize(claimed->size());  // those claimed from the table are parsed below
   // A batch that has used half its lease gives the rest back rather than risk sending after the
   // lease ran out, when another worker may have claimed and sent them too.
   const auto give_back_at = claimed_at + half_lease;
@@ -737,7 +741,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
   // Webhooks go out together, over several keep-alive connections at once; the other kinds
   // (e-mail, notes, notifications ...) one after another below.
   std::vector<const Delivery*> hooks, others;
-  std::vector<const Json*> hook_payloads;
+  std::vector<WebhookCall*> hook_calls;
   for (size_t i = 0; i < claimed->size(); ++i) {
     const Delivery& d = (*claimed)[i];
     if (d.kind != "webhook") {
@@ -745,7 +749,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
       continue;
     }
     hooks.push_back(&d);
-    hook_payloads.push_back(payloads[i].get());
+    hook_calls.push_back(calls[i].get());
   }
   std::vector<store::ResponseStore::AttemptRecord> records;
   records.reserve(claimed->size());
@@ -755,10 +759,12 @@ Result<int> Dispatcher::deliverOnce(int limit) {
     requests.reserve(hooks.size());
     std::vector<size_t> sent;  // index into hooks of each request
     for (size_t i = 0; i < hooks.size(); ++i) {
-      Json parsed;
-      if (!hook_payloads[i]) parsed = Json::parse(hooks[i]->payload_json, nullptr, false);
-      const Json& p = hook_payloads[i] ? *hook_payloads[i] : parsed;
-      if (!p.is_object()) {
+      std::optional<WebhookCall> call;
+      if (hook_calls[i])
+        call = std::move(*hook_calls[i]);
+      else
+        call = webhookCall(Json::parse(hooks[i]->payload_json, nullptr, false));
+      if (!call) {
         Outcome o;
         o.attempt.at = now();
         o.verdict = Verdict::kFailed;
@@ -766,7 +772,7 @@ Result<int> Dispatcher::deliverOnce(int limit) {
         outcomes[i] = std::move(o);
         continue;
       }
-      requests.push_back(webhookRequest(*hooks[i], p));
+      requests.push_back(webhookRequest(*hooks[i], std::move(*call)));
       sent.push_back(i);
     }
     const core::TimeMs at = now();
@@ -912,18 +918,31 @@ Dispatcher::Outcome Dispatcher::send(const Delivery& d) {
   return o;
 }
 
-HttpRequest Dispatcher::webhookRequest(const Delivery& d, const Json& p) {
-  HttpRequest req;
-  req.method = p.value("method", "POST");
-  req.url = p.value("url", "");
-  req.body = p.value("body", "");
-  req.timeout_ms = p.value("timeout_ms", 5000);
+std::optional<Dispatcher::WebhookCall> Dispatcher::webhookCall(const Json& p) {
+  if (!p.is_object()) return std::nullopt;
+  WebhookCall c;
+  c.event = p.value("event", "");
+  c.method = p.value("method", "POST");
+  c.url = p.value("url", "");
+  c.body = p.value("body", "");
+  c.timeout_ms = p.value("timeout_ms", 5000);
   for (const auto& h : p.value("headers", Json::array()))
-    if (h.is_array() && h.size() == 2) req.headers.emplace_back(h[0], h[1]);
+    if (h.is_array() && h.size() == 2) c.headers.emplace_back(h[0], h[1]);
+  return c;
+}
+
+HttpRequest Dispatcher::webhookRequest(const Delivery& d, WebhookCall call) {
+  HttpRequest req;
+  req.method = std::move(call.method);
+  req.url = std::move(call.url);
+  req.body = std::move(call.body);
+  req.timeout_ms = call.timeout_ms;
+  req.headers = std::move(call.headers);
+  req.headers.reserve(req.headers.size() + 5);
   req.headers.emplace_back("Idempotency-Key", d.idempotency_key);
   req.headers.emplace_back("X-ThreatDesk-Delivery", std::to_string(d.id));
   req.headers.emplace_back("X-ThreatDesk-Attempt", std::to_string(d.attempts));
-  req.headers.emplace_back("X-ThreatDesk-Event", p.value("event", ""));
+  req.headers.emplace_back("X-ThreatDesk-Event", std::move(call.event));
   std::string secret;
   if (d.response_id)
     if (auto r = responseById(*d.response_id); r && r->spec.webhook)
@@ -955,7 +974,15 @@ Dispatcher::Outcome Dispatcher::webhookOutcome(const HttpRequest& req, const Htt
 
 Dispatcher::Outcome Dispatcher::sendWebhook(const Delivery& d, const Json& p) {
   const core::TimeMs at = now();
-  const HttpRequest req = webhookRequest(d, p);
+  auto call = webhookCall(p);
+  if (!call) {
+    Outcome o;
+    o.attempt.at = at;
+    o.verdict = Verdict::kFailed;
+    o.attempt.error = "the delivery's payload is not readable";
+    return o;
+  }
+  const HttpRequest req = webhookRequest(d, std::move(*call));
   return webhookOutcome(req, sendHttp(req), at);
 }
 

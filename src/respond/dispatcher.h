@@ -103,8 +103,15 @@ class Dispatcher {
   const DispatcherOptions& options() const { return options_; }
 
  private:
-  // Payloads the fan-out built, by idempotency key, for the deliveries it hands over.
-  using Rendered = std::map<std::string, std::shared_ptr<const nlohmann::json>, std::less<>>;
+  // A webhook's request as the fan-out built it (the delivery's payload_json is its text), or as
+  // read back from that text; the per-try headers (key, attempt, signature) are added at sending.
+  struct WebhookCall {
+    std::string event, method = "POST", url, body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    core::TimeMs timeout_ms = 5000;
+  };
+  // The webhook calls the fan-out built, by idempotency key, for the deliveries it hands over.
+  using Rendered = std::map<std::string, std::unique_ptr<WebhookCall>, std::less<>>;
   struct Loaded {
     store::ResponseRecord record;
     ResponseSpec spec;
@@ -137,7 +144,9 @@ class Dispatcher {
                                   Vars* threat_vars = nullptr, Rendered* rendered = nullptr);
   Outcome send(const store::Delivery& d);
   Outcome sendWebhook(const store::Delivery& d, const nlohmann::json& p);
-  HttpRequest webhookRequest(const store::Delivery& d, const nlohmann::json& p);
+  // None when the payload is not an object.
+  static std::optional<WebhookCall> webhookCall(const nlohmann::json& p);
+  HttpRequest webhookRequest(const store::Delivery& d, WebhookCall call);
   Outcome webhookOutcome(const HttpRequest& req, const HttpResult& res, core::TimeMs at);
   Outcome sendMail(const store::Delivery& d, EmailMessage message);
   Outcome sendDigest(const store::Delivery& d, const nlohmann::json& p);
@@ -170,9 +179,9 @@ class Dispatcher {
   struct HandedOver {
     store::Delivery delivery;
     std::chrono::steady_clock::time_point at;
-    // The webhook's payload as the fan-out built it (delivery.payload_json is its text): the
-    // worker need not parse it back.
-    std::shared_ptr<const nlohmann::json> payload;
+    // The webhook as the fan-out built it (delivery.payload_json is its text): the worker need
+    // not parse it back.
+    std::unique_ptr<WebhookCall> call;
   };
 
   std::mutex queue_mu_;
