@@ -239,6 +239,40 @@ TEST_F(DispatcherTest, TimeoutsAndDroppedConnectionsAreRetried) {
   EXPECT_EQ(tries[2].status, 200);
 }
 
+// The same through libcurl, which still sends https://, host names and anything behind a proxy
+// (plain http:// to an address goes through the lean client by default).
+TEST_F(DispatcherTest, TheLibcurlPathTimesOutRetriesAndHonoursRetryAfterTheSame) {
+  startReceiver();
+  plan(R"([{"status":200,"delay":1.0},{"drop":true},{"status":429,"retry_after":"1"},
+           {"status":200}])");
+  auto r = addResponse(webhook("hook", url("/slow"), {{"timeout_ms", 300}}));
+  raise("r1", "h1");
+  auto o = options();
+  o.lean_http = false;
+  Dispatcher d(*store_, o);
+  ASSERT_TRUE(driveUntil(d, [&] {
+    auto ds = deliveries(r.id);
+    return !ds.empty() && ds[0].status == store::DeliveryStatus::kDelivered;
+  }));
+  auto tries = *store_->responses().listAttempts(deliveries(r.id)[0].id);
+  ASSERT_EQ(tries.size(), 4u);
+  EXPECT_FALSE(tries[0].status.has_value());
+  EXPECT_NE(tries[0].error.find("imeout"), std::string::npos) << tries[0].error;
+  EXPECT_FALSE(tries[1].status.has_value());
+  EXPECT_EQ(tries[2].status, 429);
+  EXPECT_EQ(tries[3].status, 200);
+  // The receiver logs a request when it answers (the slow one a second late): by status.
+  const auto got = readJsonLines(log_);
+  ASSERT_EQ(got.size(), 4u);
+  double too_many_at = 0, last_at = 0;
+  for (const auto& g : got) {
+    if (g["status"] == 429) too_many_at = g["at"].get<double>();
+    last_at = std::max(last_at, g["at"].get<double>());
+    EXPECT_EQ(g["headers"]["idempotency-key"], got[0]["headers"]["idempotency-key"]);
+  }
+  EXPECT_GE(last_at - too_many_at, 0.9);  // Retry-After: 1
+}
+
 TEST_F(DispatcherTest, GivesUpKeepsFailedFallsBackAndReplays) {
   startReceiver();
   plan(R"([{"status":503},{"status":503}])");
