@@ -555,10 +555,10 @@ void sendLeanMany(const std::vector<HttpRequest>& requests, const std::vector<si
     c.reused = reused;
     c.resent = resend;
     c.started = started;
-    c.deadline =
-        started + std::chrono::milliseconds(std::max<core::TimeMs>(1, requests[i].timeout_ms));
-    c.connect_deadline = started + std::chrono::milliseconds(std::max<core::TimeMs>(
-                                       1, std::min(requests[i].timeout_ms, kMaxConnectMs)));
+    // At most a day (the API allows a minute): no overflow of the clock for any stored value.
+    const core::TimeMs timeout = std::clamp<core::TimeMs>(requests[i].timeout_ms, 1, core::kDayMs);
+    c.deadline = started + std::chrono::milliseconds(timeout);
+    c.connect_deadline = started + std::chrono::milliseconds(std::min(timeout, kMaxConnectMs));
     c.parser = ResponseParser(requests[i].method == "HEAD");
     c.out = std::move(*w);
     c.written = 0;
