@@ -27,11 +27,24 @@ namespace td::detect {
 // A literal pattern simple enough to test without Hyperscan: one literal at the start, at the
 // end or anywhere in the value (lower-cased when caseless). A lazy pattern of this shape is
 // tested on its own on short values instead of scanning its whole database.
+// A run of a glob between two '*': literal bytes and '?' (any one byte), matched as a whole.
+struct GlobGroup {
+  std::string text;       // the bytes to match ('\0' where `any`)
+  std::vector<bool> any;  // per byte: a '?'
+  size_t run_off = 0;     // the longest run of literal bytes in it, searched for first
+  size_t run_len = 0;
+};
+
 struct DirectPattern {
-  enum class Kind : std::uint8_t { kNone, kPrefix, kSuffix, kContains };
+  // kGlob: contains, with '*' and '?' between literal bytes (" -e* JAB", ">?%TEMP%\").
+  enum class Kind : std::uint8_t { kNone, kPrefix, kSuffix, kContains, kGlob };
   Kind kind = Kind::kNone;
   bool caseless = false;
   std::string needle;
+  // windash: the needle again with each other option character in place of each dash (a
+  // match is any of them); the needle itself has '-' there.
+  std::vector<std::string> more;
+  std::vector<GlobGroup> glob;  // kGlob: the groups, found in this order
 };
 
 struct Pattern {
@@ -475,10 +488,15 @@ bool parseIp(std::string_view text, int& family, std::array<std::uint8_t, 16>& a
   return false;
 }
 
-bool inCidr(const Cidr& net, std::string_view text) {
+// An event value read as an IP address (family 0: not one).
+struct ParsedIp {
   int family = 0;
   std::array<std::uint8_t, 16> addr{};
-  if (!parseIp(text, family, addr) || family != net.family) return false;
+};
+
+bool inCidr(const Cidr& net, const ParsedIp& ip) {
+  const auto& addr = ip.addr;
+  if (ip.family != net.family) return false;
   int bits = net.bits;
   for (size_t i = 0; bits > 0; ++i, bits -= 8) {
     const std::uint8_t mask = bits >= 8 ? 0xFF : static_cast<std::uint8_t>(0xFF << (8 - bits));
@@ -606,6 +624,12 @@ std::vector<Piece> literalPieces(std::string_view s) {
   return out;
 }
 
+// What a windash dash matches: '-' first (the needle of a direct test has it), '/', en dash,
+// em dash, horizontal bar.
+constexpr std::array<std::string_view, 5> kWindashes = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94",
+                                                        "\xe2\x80\x95"};
+constexpr size_t kMaxWindashNeedles = 25;
+
 // windash: a '-' or '/' that starts a word-like option ("\B[-/]\b" in pySigma) also matches the
 // other option characters Windows accepts.
 void markWindash(std::vector<Piece>& pieces) {
@@ -629,6 +653,45 @@ void appendEscaped(std::string& out, char c) {
     out += kHex[(static_cast<unsigned char>(c) >> 4) & 15];
     out += kHex[static_cast<unsigned char>(c) & 15];
   }
+}
+
+// A contains literal with inner wildcards as a glob tested directly (kind kNone when it has
+// anything else: windash, NUL).
+DirectPattern globPattern(const std::vector<Piece>& pieces, size_t first, size_t last,
+                          bool caseless) {
+  DirectPattern d;
+  std::vector<GlobGroup> groups(1);
+  for (size_t i = first; i < last; ++i) {
+    const Piece& pc = pieces[i];
+    if (pc.kind == Piece::Kind::kStar) {
+      if (!groups.back().text.empty()) groups.emplace_back();
+      continue;
+    }
+    if (pc.kind == Piece::Kind::kDash || (pc.kind == Piece::Kind::kLit && pc.c == '\0')) {
+      return d;
+    }
+    GlobGroup& g = groups.back();
+    const bool one = pc.kind == Piece::Kind::kOne;
+    g.text += one        ? '\0'
+              : caseless ? static_cast<char>(std::tolower(static_cast<unsigned char>(pc.c)))
+                         : pc.c;
+    g.any.push_back(one);
+  }
+  for (auto& g : groups) {
+    for (size_t i = 0; i < g.text.size();) {
+      size_t j = i;
+      while (j < g.text.size() && !g.any[j]) ++j;
+      if (j - i > g.run_len) {
+        g.run_off = i;
+        g.run_len = j - i;
+      }
+      i = j + 1;
+    }
+  }
+  d.kind = DirectPattern::Kind::kGlob;
+  d.caseless = caseless;
+  d.glob = std::move(groups);
+  return d;
 }
 
 // ---- logsource mapping
@@ -1072,6 +1135,21 @@ class Builder {
     std::vector<int> unfiltered;
     filter.AllPotentials({}, &unfiltered);
     if (atoms.empty() || !unfiltered.empty()) return {};
+    // Any match contains at least one atom; when one of them is in every match (RE2's atoms are
+    // an AND/OR tree, ".exe" AND "werfaultsecure.exe" for example), it alone triggers the regex:
+    // the list as a whole would run it on every ".exe".
+    std::vector<int> others;
+    std::string required;
+    for (size_t k = 0; k < atoms.size(); ++k) {
+      others.clear();
+      for (size_t o = 0; o < atoms.size(); ++o) {
+        if (o != k) others.push_back(static_cast<int>(o));
+      }
+      std::vector<int> possible;
+      filter.AllPotentials(others, &possible);
+      if (possible.empty() && atoms[k].size() > required.size()) required = atoms[k];
+    }
+    if (!required.empty()) atoms = {required};
     for (const auto& a : atoms) {
       // Atoms are lower-cased; Hyperscan folds ASCII case only, so an atom with other
       // characters could miss a match (İ, K): such regexes run unfiltered.
@@ -1122,7 +1200,7 @@ class Builder {
         case Piece::Kind::kOne:
           regex += db == kKeywordDbMarker ? "[^\\x00]" : ".";
           break;
-        case Piece::Kind::kDash:
+        case Piece::Kind::kDash:  // kWindashes
           regex += "(?:\\x2d|\\x2f|\\xe2\\x80[\\x93\\x94\\x95])";
           break;
       }
@@ -1148,19 +1226,37 @@ class Builder {
       }
       p.exact = exact && db != kKeywordDbMarker;
       // Only literal pieces between the leading and trailing wildcards: testable directly.
+      // windash's option characters are spelled out, one needle each (a rule's "-s" is five
+      // needles; two dashes, 25): without that, such a literal cost a whole lazy database scan.
       bool plain = !p.exact && db != kKeywordDbMarker;
-      std::string needle;
+      std::vector<std::string> needles(1);
       for (size_t i = first; i < last && plain; ++i) {
+        if (pieces[i].kind == Piece::Kind::kDash) {
+          std::vector<std::string> spelled;
+          for (const auto& n : needles) {
+            for (const std::string_view dash : kWindashes) spelled.push_back(n + std::string(dash));
+          }
+          needles = std::move(spelled);
+          plain = needles.size() <= kMaxWindashNeedles;
+          continue;
+        }
         plain = pieces[i].kind == Piece::Kind::kLit && pieces[i].c != '\0';
-        needle += caseless ? static_cast<char>(std::tolower(static_cast<unsigned char>(pieces[i].c)))
-                           : pieces[i].c;
+        const char c =
+            caseless ? static_cast<char>(std::tolower(static_cast<unsigned char>(pieces[i].c)))
+                     : pieces[i].c;
+        for (auto& n : needles) n += c;
+      }
+      if (!plain && !p.exact && db != kKeywordDbMarker && first > 0 && last < pieces.size()) {
+        p.direct = globPattern(pieces, first, last, caseless);
       }
       if (plain) {
         p.direct.kind = first > 0 && last < pieces.size() ? DirectPattern::Kind::kContains
                         : first > 0                       ? DirectPattern::Kind::kSuffix
                                                           : DirectPattern::Kind::kPrefix;
         p.direct.caseless = caseless;
-        p.direct.needle = std::move(needle);
+        p.direct.needle = std::move(needles.front());
+        p.direct.more.assign(std::make_move_iterator(needles.begin() + 1),
+                             std::make_move_iterator(needles.end()));
       }
       if (p.exact) p.literal = std::move(literal);
       impl_.patterns.push_back(std::move(p));
@@ -1580,7 +1676,7 @@ core::Result<std::shared_ptr<const Engine>> Engine::build(std::vector<SigmaRule>
       for (auto pi : pats) {
         const DirectPattern& dp = impl.patterns[pi].direct;
         if (dp.kind == DirectPattern::Kind::kSuffix && !dp.needle.empty() && dp.needle[0] == '\\' &&
-            impl.patterns[pi].db != keyword_db) {
+            dp.more.empty() && impl.patterns[pi].db != keyword_db) {
           (dp.caseless ? ci : cs)[dp.needle].push_back(pi);
           impl.dbs[di].suffix_max = std::max(impl.dbs[di].suffix_max, dp.needle.size());
           impl.dbs[di].suffix_lengths |= std::uint64_t{1} << std::min<size_t>(dp.needle.size(), 63);
@@ -1727,8 +1823,41 @@ bool startsWithLower(std::string_view t, std::string_view lower_needle) {
 
 // Whether a plain literal matches `text`; `lowered` is `text` lower-cased, needed (only) for a
 // caseless substring.
-bool directHit(const DirectPattern& d, std::string_view text, std::string_view lowered) {
-  const std::string_view n = d.needle;
+// Where the leftmost match of `g` in `text` at or after `from` starts (npos: none).
+size_t findGlobGroup(const GlobGroup& g, std::string_view text, size_t from) {
+  const size_t len = g.text.size();
+  if (text.size() < len || from > text.size() - len) return std::string_view::npos;
+  if (g.run_len == 0) return from;  // only '?': any bytes
+  const size_t last_start = text.size() - len;
+  size_t search = from + g.run_off;  // where the run may start
+  while (search <= last_start + g.run_off) {
+    const void* hit = memmem(text.data() + search, last_start + g.run_off + g.run_len - search,
+                             g.text.data() + g.run_off, g.run_len);
+    if (!hit) break;
+    const size_t start =
+        static_cast<size_t>(static_cast<const char*>(hit) - text.data()) - g.run_off;
+    bool ok = true;
+    for (size_t i = 0; i < len && ok; ++i) ok = g.any[i] || text[start + i] == g.text[i];
+    if (ok) return start;
+    search = start + g.run_off + 1;
+  }
+  return std::string_view::npos;
+}
+
+// Groups found left to right, each as early as it can be: a match of "*g1*g2*...*" exists
+// exactly when this finds one.
+bool globHit(const DirectPattern& d, std::string_view text) {
+  size_t from = 0;
+  for (const auto& g : d.glob) {
+    const size_t at = findGlobGroup(g, text, from);
+    if (at == std::string_view::npos) return false;
+    from = at + g.text.size();
+  }
+  return true;
+}
+
+bool directHitOne(const DirectPattern& d, std::string_view n, std::string_view text,
+                  std::string_view lowered) {
   if (text.size() < n.size()) return false;
   switch (d.kind) {
     case DirectPattern::Kind::kPrefix:
@@ -1741,8 +1870,18 @@ bool directHit(const DirectPattern& d, std::string_view text, std::string_view l
     case DirectPattern::Kind::kContains:
       if (!d.caseless) return text.find(n) != std::string_view::npos;
       return memmem(lowered.data(), lowered.size(), n.data(), n.size()) != nullptr;
+    case DirectPattern::Kind::kGlob:
+      return globHit(d, d.caseless ? lowered : text);
     case DirectPattern::Kind::kNone:
       break;
+  }
+  return false;
+}
+
+bool directHit(const DirectPattern& d, std::string_view text, std::string_view lowered) {
+  if (directHitOne(d, d.needle, text, lowered)) return true;
+  for (const auto& n : d.more) {
+    if (directHitOne(d, n, text, lowered)) return true;
   }
   return false;
 }
@@ -1788,9 +1927,16 @@ struct Matcher::State {
   std::vector<std::uint32_t> candidates;
   std::vector<std::uint32_t> active;           // the groups this event's logsources route it to
   std::vector<std::uint32_t> db_stamp;         // epoch at which a lazy database was last scanned
-  // Routing decisions by the values of Engine::Impl::route_slots: the logsources found true.
-  std::unordered_map<std::string, std::vector<std::uint32_t>> route_cache;
-  std::string route_key;
+  std::vector<std::uint64_t> db_tests;         // per lazy database: epoch << 32 | direct tests made
+  // Routing decisions by the values of Engine::Impl::route_slots: the logsources found true,
+  // found by a hash of those values and checked against the values they were made for.
+  struct Route {
+    std::vector<std::uint32_t> counts;  // values per route slot
+    std::vector<FieldValue> values;     // all of them, slot after slot
+    std::string text;                   // their text, which `values` point into
+    std::vector<std::uint32_t> logsources;
+  };
+  std::unordered_map<std::uint64_t, Route> route_cache;
   std::int32_t gate_slot = -1;               // the slot whose numbers gate_numbers holds
   std::vector<std::int64_t> gate_numbers;    // this event's, for Engine::Impl::gate_slot
   std::vector<std::string_view> nul_keywords;  // keyword values with a NUL, scanned alone
@@ -1820,6 +1966,68 @@ int onMatch(unsigned int id, unsigned long long, unsigned long long, unsigned in
 
 bool equalsCi(std::string_view a, std::string_view b) { return core::equalsIgnoreCase(a, b); }
 
+// The routing cache's key: the kind, length and bytes of each value of each routing slot,
+// hashed where they lie (building the key as a string and hashing that was ~2% of an ingest).
+std::uint64_t routeHash(const std::vector<std::uint32_t>& slots, const EventFields& fields) {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  std::uint64_t h = 0;
+  auto mix = [&h](std::uint64_t w) {
+    h = (h ^ w) * kMul;
+    h ^= h >> 32;
+  };
+  for (const std::uint32_t s : slots) {
+    const auto values = fields.values(s);
+    mix(values.size());
+    for (const auto& v : values) {
+      mix(static_cast<std::uint64_t>(v.kind) << 32 | v.text.size());
+      const char* p = v.text.data();
+      size_t n = v.text.size();
+      for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        mix(w);
+      }
+      if (n) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p, n);
+        mix(w);
+      }
+    }
+  }
+  return h;
+}
+
+bool sameRoute(const Matcher::State::Route& route, const std::vector<std::uint32_t>& slots,
+               const EventFields& fields) {
+  size_t k = 0;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto values = fields.values(slots[i]);
+    if (values.size() != route.counts[i]) return false;
+    for (const auto& v : values) {
+      const FieldValue& kept = route.values[k++];
+      if (v.kind != kept.kind || v.text != kept.text) return false;
+    }
+  }
+  return true;
+}
+
+void keepRoute(Matcher::State::Route& route, const std::vector<std::uint32_t>& slots,
+               const EventFields& fields) {
+  for (const std::uint32_t s : slots) {
+    for (const auto& v : fields.values(s)) route.text.append(v.text);
+  }
+  size_t at = 0;
+  for (const std::uint32_t s : slots) {
+    const auto values = fields.values(s);
+    route.counts.push_back(static_cast<std::uint32_t>(values.size()));
+    for (const auto& v : values) {
+      route.values.push_back(v);
+      route.values.back().text = std::string_view(route.text).substr(at, v.text.size());
+      at += v.text.size();
+    }
+  }
+}
+
 bool refMatch(RefMode mode, std::string_view value, std::string_view ref) {
   switch (mode) {
     case RefMode::kEqual:
@@ -1846,6 +2054,7 @@ Matcher::Matcher(std::shared_ptr<const Engine> engine)
   state_->ls_stamp.assign(impl.logsource_roots.size(), 0);
   state_->ls_value.assign(impl.logsource_roots.size(), 0);
   state_->db_stamp.assign(impl.dbs.size(), 0);
+  state_->db_tests.assign(impl.dbs.size(), 0);
   state_->lower.stamp.assign(engine_->fields_.size(), 0);
   state_->lower.text.resize(engine_->fields_.size());
 }
@@ -1861,20 +2070,22 @@ class Evaluator {
   // `scan_lazy(ctx, db)` scans the event's values with a lazy database (marking its hits).
   using LazyScan = void (*)(void* ctx, std::int32_t db);
   Evaluator(const Engine::Impl& impl, const EventFields& fields, const std::uint8_t* hit,
-            std::uint32_t* db_stamp, std::uint32_t epoch, LazyScan scan_lazy, void* ctx,
-            LowerCache* lower)
+            std::uint32_t* db_stamp, std::uint64_t* db_tests, std::uint32_t epoch,
+            LazyScan scan_lazy, void* ctx, LowerCache* lower)
       : impl_(impl),
         fields_(fields),
         hit_(hit),
         db_stamp_(db_stamp),
+        db_tests_(db_tests),
         epoch_(epoch),
         scan_lazy_(scan_lazy),
         ctx_(ctx),
         lower_(lower) {}
 
   // Whether a pattern hit this event. A lazy pattern not yet known is tested on its own when
-  // it is a plain literal and the values are short (cheaper than a Hyperscan scan), else its
-  // lazy database is scanned (once per event).
+  // it is a plain literal or glob and the values are short (cheaper than a Hyperscan scan),
+  // else its lazy database is scanned (once per event). Past kDirectTestsPerScan literals
+  // tested on their own in one event, the scan is cheaper: it answers all the rest at once.
   bool patternHit(std::uint32_t p) const { return hit_[p] || lazyHit(p); }
 
   // patternHit for a pattern not (yet) marked.
@@ -1882,7 +2093,10 @@ class Evaluator {
     const std::int32_t db = impl_.pattern_lazy_db[p];
     if (db < 0 || db_stamp_[db] == epoch_) return false;
     const DirectPattern& d = impl_.patterns[p].direct;
-    if (d.kind != DirectPattern::Kind::kNone) {
+    std::uint64_t& tests = db_tests_[db];
+    if (tests >> 32 != epoch_) tests = std::uint64_t{epoch_} << 32;
+    if (d.kind != DirectPattern::Kind::kNone && (tests & 0xFFFFFFFFu) < kDirectTestsPerScan) {
+      tests += 1 + d.more.size();
       const int r = direct(d, impl_.db_slot[static_cast<size_t>(db)]);
       if (r >= 0) return r != 0;
     }
@@ -1940,11 +2154,11 @@ class Evaluator {
   // Longest total value length a contains-literal is tested on directly; longer values (script
   // blocks) are cheaper to scan once with the literals' database.
   static constexpr size_t kDirectMaxBytes = 1024;
+  static constexpr std::uint64_t kDirectTestsPerScan = 32;
 
   // 1 or 0: whether the literal is in one of the slot's values; -1: not tested (values too long).
   int direct(const DirectPattern& d, std::uint32_t slot) const {
     const auto values = fields_.values(slot);
-    const std::string_view n = d.needle;
     switch (d.kind) {
       case DirectPattern::Kind::kPrefix:
       case DirectPattern::Kind::kSuffix:
@@ -1960,17 +2174,41 @@ class Evaluator {
         if (!d.caseless) {
           for (const auto& v : values) {
             if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
-            if (v.text.find(n) != std::string_view::npos) return 1;
+            if (directHit(d, v.text, {})) return 1;
           }
           return 0;
         }
         const std::string_view text = lower_->get(fields_, slot, epoch_);
-        return memmem(text.data(), text.size(), n.data(), n.size()) != nullptr ? 1 : 0;
+        return directHit(d, text, text) ? 1 : 0;
+      }
+      case DirectPattern::Kind::kGlob: {
+        size_t total = 0;
+        for (const auto& v : values) total += v.text.size();
+        if (total > kDirectMaxBytes) return -1;
+        // One value at a time: a '*' must not reach from one value into the next.
+        const std::string_view lowered = d.caseless ? lower_->get(fields_, slot, epoch_) : "";
+        size_t at = 0;
+        for (const auto& v : values) {
+          if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
+          if (globHit(d, d.caseless ? lowered.substr(at, v.text.size()) : v.text)) return 1;
+          at += v.text.size() + 1;
+        }
+        return 0;
       }
       case DirectPattern::Kind::kNone:
         break;
     }
     return -1;
+  }
+
+  // A rule's CIDR list tests the same value once per network: parsed once per event and value.
+  const ParsedIp& parsedIp(std::string_view t) const {
+    if (t.data() != ip_text_.data() || t.size() != ip_text_.size()) {
+      ip_text_ = t;
+      ip_ = {};
+      if (!parseIp(t, ip_.family, ip_.addr)) ip_.family = 0;
+    }
+    return ip_;
   }
 
   template <typename F>
@@ -2006,7 +2244,7 @@ class Evaluator {
           return RE2::PartialMatch(t, *c.re);
         });
       case CheckKind::kCidr:
-        return anyText(slot, [&](std::string_view t) { return inCidr(c.cidr, t); });
+        return anyText(slot, [&](std::string_view t) { return inCidr(c.cidr, parsedIp(t)); });
       case CheckKind::kNumber:
         return anyText(slot, [&](std::string_view t) {
           double d = 0;
@@ -2062,10 +2300,13 @@ class Evaluator {
   const EventFields& fields_;
   const std::uint8_t* hit_;
   std::uint32_t* db_stamp_;
+  std::uint64_t* db_tests_;
   std::uint32_t epoch_;
   LazyScan scan_lazy_;
   void* ctx_;
   LowerCache* lower_;
+  mutable std::string_view ip_text_;  // the value ip_ was parsed from (a view into this event)
+  mutable ParsedIp ip_;
 };
 
 }  // namespace
@@ -2130,7 +2371,8 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
       for (auto pi : d.direct) {
         if (st.hit[pi]) continue;
         const DirectPattern& dp = impl.patterns[pi].direct;
-        if (dp.kind == DirectPattern::Kind::kContains && dp.caseless && lowered.empty()) {
+        if ((dp.kind == DirectPattern::Kind::kContains || dp.kind == DirectPattern::Kind::kGlob) &&
+            dp.caseless && lowered.empty()) {
           lowered = lowerInto(st.lower_buf, text);
         }
         if (directHit(dp, text, lowered)) st.mark(pi);
@@ -2155,6 +2397,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     std::fill(st.rule_stamp.begin(), st.rule_stamp.end(), 0);
     std::fill(st.ls_stamp.begin(), st.ls_stamp.end(), 0);
     std::fill(st.db_stamp.begin(), st.db_stamp.end(), 0);
+    std::fill(st.db_tests.begin(), st.db_tests.end(), 0);
     std::fill(st.lower.stamp.begin(), st.lower.stamp.end(), 0);
     st.epoch = 1;
   }
@@ -2165,7 +2408,7 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
     }
   };
   Evaluator eval(
-      impl, st.fields, st.hit.data(), st.db_stamp.data(), st.epoch,
+      impl, st.fields, st.hit.data(), st.db_stamp.data(), st.db_tests.data(), st.epoch,
       [](void* ctx, std::int32_t db) { (*static_cast<decltype(scanLazy)*>(ctx))(db); }, &scanLazy,
       &st.lower);
   if (!impl.group_keywords.empty() && impl.group_keywords[kGroupLogsource]) {
@@ -2180,20 +2423,13 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
   st.active.clear();
   st.active.push_back(kGroupAny);
   const std::vector<std::uint32_t>* cached_route = nullptr;
+  std::uint64_t route_hash = 0;
   if (impl.route_cacheable) {
-    std::string& key = st.route_key;
-    key.clear();
-    for (const std::uint32_t s : impl.route_slots) {
-      const auto values = st.fields.values(s);
-      key += static_cast<char>(values.size());
-      for (const auto& v : values) {
-        const auto len = static_cast<std::uint32_t>(v.text.size());
-        key += static_cast<char>(v.kind);
-        key.append(reinterpret_cast<const char*>(&len), sizeof len);
-        key.append(v.text);
-      }
+    route_hash = routeHash(impl.route_slots, st.fields);
+    if (auto it = st.route_cache.find(route_hash);
+        it != st.route_cache.end() && sameRoute(it->second, impl.route_slots, st.fields)) {
+      cached_route = &it->second.logsources;
     }
-    if (auto it = st.route_cache.find(key); it != st.route_cache.end()) cached_route = &it->second;
   }
   if (cached_route) {
     for (const auto l : *cached_route) {
@@ -2217,12 +2453,13 @@ core::Status Matcher::evaluate(std::string_view json, std::vector<std::uint32_t>
       }
     }
     for (auto l : impl.ls_always) routeTo(l);
-    if (impl.route_cacheable && st.route_cache.size() < kRouteCacheSize) {
-      std::vector<std::uint32_t> route;
+    if (impl.route_cacheable && st.route_cache.size() < kRouteCacheSize &&
+        !st.route_cache.contains(route_hash)) {  // a colliding hash keeps the first route
+      auto& route = st.route_cache[route_hash];
+      keepRoute(route, impl.route_slots, st.fields);
       for (size_t i = 1; i < st.active.size(); ++i) {
-        route.push_back(st.active[i] - kGroupFirstLogsource);
+        route.logsources.push_back(st.active[i] - kGroupFirstLogsource);
       }
-      st.route_cache.emplace(st.route_key, std::move(route));
     }
   }
   const size_t routing_hits = st.hit_list.size();

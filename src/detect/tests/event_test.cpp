@@ -235,9 +235,11 @@ TEST(EventTest, EndsWithFromABackslashIsLookedUp) {
 }
 
 TEST(EventTest, FilterLiteralsAskedForOneByOneOrTogether) {
-  // A triggered rule's filters: plain literals are tested one by one on short values, the
-  // others (windash, inner wildcards) and long values have the filters' database scanned, once
-  // per event. One matcher keeps what it scanned per event, not across events.
+  // A triggered rule's filters: plain literals (windash's with each option character spelled
+  // out, up to 25 spellings) and globs (inner '*' and '?', never across two values) are tested
+  // one by one on short values, the others (windash with three dashes) and long values have the
+  // filters' database scanned, once per event. One matcher keeps what it scanned per event, not
+  // across events.
   std::string many;
   for (int i = 0; i < 40; ++i) many += (i ? ", 'lit" : "'lit") + std::to_string(i) + "x'";
   auto e = compile({R"(title: filters
@@ -246,8 +248,14 @@ detection:
   sel: {Image|endswith: '\tool.exe'}
   f1: {CommandLine|contains|windash: ' -s '}
   f2: {CommandLine|contains: 'join*split'}
-  f3: {CommandLine|contains: [)" + many + R"(]}
+  f3: {CommandLine|contains: [)" +
+                    many + R"(]}
   f4: {CommandLine|contains: ' -e* JAB'}
+  f5: {CommandLine|contains|windash: ' -a -b '}
+  f6: {CommandLine|contains|windash: ' -x -y -z '}
+  f7: {CommandLine|endswith|windash: ' -q'}
+  f8: {CommandLine|startswith|windash: '-v '}
+  f9: {CommandLine|contains: 'q?r*s?t'}
   condition: sel and not 1 of f*
 )"});
   auto event = [](const std::string& cmd) {
@@ -256,15 +264,41 @@ detection:
   const std::vector<std::string> yes{"filters"}, no;
   for (const std::string& pad : {std::string(), std::string(2000, 'p')}) {
     SCOPED_TRACE(pad.size());
-    expectSameAsFresh(e, {{event("other " + pad), yes},
-                          {event(pad + " a /s b"), no},
-                          {event(pad + " a \xe2\x80\x93s b"), no},
-                          {event("x JOIN a SPLIT " + pad), no},
-                          {event(pad + " lit39x"), no},
-                          {event("LIT0X " + pad), no},
-                          {event(pad + " lit40x"), yes},
-                          {event(" -enc JAB" + pad), no},
-                          {event(" -s"), yes}});
+    expectSameAsFresh(
+        e, {{event("other " + pad), yes},
+            {event(pad + " a /s b"), no},
+            {event(pad + " a /S b"), no},
+            {event(pad + " a \xe2\x80\x93s b"), no},
+            {event(pad + " a \xe2\x80\x94s b"), no},
+            {event(pad + " a \xe2\x80\x95s b"), no},
+            {event(pad + " a +s b"), yes},
+            {event(pad + " a \xe2\x80\x96s b"), yes},
+            {event(pad + " a /A \xe2\x80\x94"
+                         "b c"),
+             no},
+            {event(pad + " a -a +b c"), yes},
+            {event(pad + " \xe2\x80\x95x /y -Z c"), no},
+            {event(pad + " -x -y +z c"), yes},
+            {event(pad + " r /q"), no},
+            {event(pad + " r /q "), yes},
+            {event("\xe2\x80\x93V r" + pad), no},
+            {event(" v r" + pad), yes},
+            {event("x JOIN a SPLIT " + pad), no},
+            {event(pad + " Q1R s2t"), no},
+            {event(pad + " qr st"), yes},
+            {event(pad + " s2t q1r"), yes},
+            {event(pad + " q1q1r s22t s3t"), no},
+            {securityEvent(R"("Image":"C:\\x\\tool.exe","CommandLine":["join a","b split )" + pad +
+                           R"("])"),
+             yes},
+            {securityEvent(R"("Image":"C:\\x\\tool.exe","CommandLine":["a","join b split )" + pad +
+                           R"("])"),
+             no},
+            {event(pad + " lit39x"), no},
+            {event("LIT0X " + pad), no},
+            {event(pad + " lit40x"), yes},
+            {event(" -enc JAB" + pad), no},
+            {event(" -s"), yes}});
   }
 }
 

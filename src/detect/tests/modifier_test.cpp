@@ -154,6 +154,40 @@ TEST(ModifierTest, RegexPunctuationPrefilterNeverHidesAMatch) {
   }
 }
 
+TEST(ModifierTest, RegexAtomPrefilterNeverHidesAMatch) {
+  // A regex runs only when one of RE2's prefilter atoms hit, or only the one atom every match
+  // contains when there is one ("werfaultsecure.exe", not ".exe"): optional, repeated, grouped
+  // and alternative parts must not be taken as required.
+  struct Case {
+    const char* re;
+    const char* text;
+    bool match;
+  };
+  const Case cases[] = {
+      {R"((?i)\.exe["'']?\s+[^"]{0,64}werfaultsecure\.exe["'']?\s+\d{2,10})",
+       "a.EXE  x WerFaultSecure.EXE 1234", true},
+      {R"((?i)\.exe["'']?\s+[^"]{0,64}werfaultsecure\.exe["'']?\s+\d{2,10})",
+       "a.exe x werfault.exe 1234", false},
+      {R"(longword+x[^"]{0,64}z)", "longwordddx z", true},
+      {R"(prefix(abc)?suffixx[^"]{0,64}z)", "prefixsuffixxz", true},
+      {R"(hello{2}world[^"]{0,64}z)", "hellooworldz", true},
+      {R"(hello{2}world[^"]{0,64}z)", "helloworldz", false},
+      {R"(c:\\windows\\temp\\[a-z]+\.exe[^"]{0,64}z)", R"(c:\\windows\\temp\\ab.exe z)", true},
+      {R"(c:\\windows\\temp\\[a-z]+\.exe[^"]{0,64}z)", R"(C:\\Windows\\Temp\\ab.exe z)", false},
+      {R"(ab(?:cd|ef)gh[^"]{0,64}wxyz)", "abefgh wxyz", true},
+      {R"(keyword\x41BC[^"]{0,64}z)", "keywordABC z", true},
+      {R"(alpha_long|beta_long[^"]{0,64}z)", "beta_long z", true},
+      {R"(alpha_long|beta_long[^"]{0,64}z)", "alpha_long", true},
+      {R"(mid.?dle_literal[^"]{0,64}z)", "middle_literal z", true},
+      {R"(tab\tstop_literal[^"]{0,64}z)", "tab\\tstop_literal z", true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.re) + " on " + c.text);
+    auto e = one(std::string("    Text|re: '") + c.re + "'\n");
+    EXPECT_EQ(matches(e, std::string(R"({"Text":")") + c.text + "\"}"), c.match);
+  }
+}
+
 TEST(ModifierTest, RegexFlagsMultilineAndDotAll) {
   auto m = one("    Text|re|m: '^second$'\n");
   EXPECT_TRUE(matches(m, R"({"Text":"first\nsecond\nthird"})"));
