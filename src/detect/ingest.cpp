@@ -332,12 +332,7 @@ struct Worker {
         ++per_rule[r];
         if (!info.generate) continue;
         ++detections_count;
-        out += "{\"rule_id\":";
-        appendJsonString(out, info.id);
-        out += ",\"rule_title\":";
-        appendJsonString(out, info.title);
-        out += ",\"level\":";
-        appendJsonString(out, info.level);
+        out += ruleHead(r);
         if (context.empty()) {  // the same for every rule that fired on this event
           context += ",\"host\":";
           appendJsonString(context, matcher.host());
@@ -348,12 +343,8 @@ struct Worker {
           appendJsonString(context, t ? core::formatRfc3339(t) : "");
         }
         out += context;
-        out += ",\"tags\":[";
-        for (size_t k = 0; k < info.techniques.size(); ++k) {
-          if (k) out += ',';
-          appendJsonString(out, info.techniques[k]);
-        }
-        out += "],\"line\":";
+        out += ruleTags(r);
+        out += ",\"line\":";
         out += std::to_string(batch.first_line + i);
         out += ",\"event\":";
         out += line;
@@ -361,16 +352,10 @@ struct Worker {
         if (detections) detections->push_back(makeDetection(matcher, r, line));
       }
       for (const auto& f : fired) {
-        const RuleInfo& info = engine->rule(f.rule);
         ++per_rule[f.rule];
         ++detections_count;
         const core::Detection d = makeCorrelationDetection(*engine, f, matcher.host());
-        out += "{\"rule_id\":";
-        appendJsonString(out, info.id);
-        out += ",\"rule_title\":";
-        appendJsonString(out, info.title);
-        out += ",\"level\":";
-        appendJsonString(out, info.level);
+        out += ruleHead(f.rule);
         out += ",\"host\":";
         appendJsonString(out, d.host);
         out += ",\"line\":";
@@ -384,6 +369,32 @@ struct Worker {
       }
       if (!stages.empty()) runStages(line, batch.first_line + i, out, detections, bad);
     }
+  }
+
+  // A rule's members of a detection line, written once per rule rather than once per detection
+  // (escaping them was a visible part of writing the lines).
+  const std::string& ruleHead(std::uint32_t r) {
+    if (rule_json.empty()) rule_json.resize(engine->ruleCount());
+    auto& json = rule_json[r];
+    if (!json.first.empty()) return json.first;
+    const RuleInfo& info = engine->rule(r);
+    json.first = "{\"rule_id\":";
+    appendJsonString(json.first, info.id);
+    json.first += ",\"rule_title\":";
+    appendJsonString(json.first, info.title);
+    json.first += ",\"level\":";
+    appendJsonString(json.first, info.level);
+    json.second = ",\"tags\":[";
+    for (size_t k = 0; k < info.techniques.size(); ++k) {
+      if (k) json.second += ',';
+      appendJsonString(json.second, info.techniques[k]);
+    }
+    json.second += ']';
+    return json.first;
+  }
+  const std::string& ruleTags(std::uint32_t r) {
+    ruleHead(r);
+    return rule_json[r].second;
   }
 
   void runStages(std::string_view line, std::uint64_t line_no, std::string& out,
@@ -410,6 +421,7 @@ struct Worker {
   std::vector<std::uint32_t> hits;
   std::vector<CorrelationHit> fired;
   std::string context;  // the event's host, user and time as JSON members, once per event
+  std::vector<std::pair<std::string, std::string>> rule_json;  // per rule: head, tags
   std::uint64_t events = 0, bad_events = 0, detections_count = 0;
 };
 
