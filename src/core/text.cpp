@@ -1,7 +1,10 @@
 #include "core/text.h"
 
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace td::core {
 namespace {
@@ -17,6 +20,27 @@ std::string toLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
   return out;
+}
+
+void lowerAsciiInto(char* out, std::string_view in) {
+  const char* p = in.data();
+  const size_t n = in.size();
+  size_t i = 0;
+  // 'A'..'Z' are the bytes b with b - 'A' < 26 (unsigned): with 0x80 added, the signed bytes
+  // below -128 + 26 (SSE2 compares signed bytes only).
+  const __m128i bias = _mm_set1_epi8(static_cast<char>(0x80 - 'A'));
+  const __m128i below = _mm_set1_epi8(static_cast<char>(-128 + 26));
+  const __m128i to_lower = _mm_set1_epi8(0x20);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i upper = _mm_cmpgt_epi8(below, _mm_add_epi8(v, bias));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm_add_epi8(v, _mm_and_si128(upper, to_lower)));
+  }
+  for (; i < n; ++i) {
+    const char c = p[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
 }
 
 std::string_view trim(std::string_view s) {
@@ -36,6 +60,33 @@ std::vector<std::string_view> splitTrimmed(std::string_view s, char sep) {
     start = end + 1;
   }
   return parts;
+}
+
+const char* findBytes(std::string_view haystack, std::string_view needle) {
+  const size_t n = needle.size();
+  if (n == 0) return haystack.data();
+  if (haystack.size() < n) return nullptr;
+  const char* const p = haystack.data();
+  if (n == 1) return static_cast<const char*>(std::memchr(p, needle[0], haystack.size()));
+  const size_t starts = haystack.size() - n + 1;  // candidate positions: [0, starts)
+  size_t i = 0;
+  const __m128i first = _mm_set1_epi8(needle[0]);
+  const __m128i last = _mm_set1_epi8(needle[n - 1]);
+  for (; i + 16 <= starts; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + n - 1));
+    auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+    while (mask != 0) {
+      const size_t at = i + static_cast<size_t>(__builtin_ctz(mask));
+      if (std::memcmp(p + at + 1, needle.data() + 1, n - 2) == 0) return p + at;
+      mask &= mask - 1;
+    }
+  }
+  for (; i < starts; ++i) {
+    if (p[i] == needle[0] && std::memcmp(p + i + 1, needle.data() + 1, n - 1) == 0) return p + i;
+  }
+  return nullptr;
 }
 
 bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {

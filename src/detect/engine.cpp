@@ -1804,10 +1804,7 @@ constexpr size_t kDirectScanBytes = 128;
 
 // `text` lower-cased (ASCII) into `buf` (of at least text.size() bytes).
 std::string_view lowerInto(char* buf, std::string_view text) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-  }
+  core::lowerAsciiInto(buf, text);
   return {buf, text.size()};
 }
 
@@ -1821,8 +1818,6 @@ bool startsWithLower(std::string_view t, std::string_view lower_needle) {
   return true;
 }
 
-// Whether a plain literal matches `text`; `lowered` is `text` lower-cased, needed (only) for a
-// caseless substring.
 // Where the leftmost match of `g` in `text` at or after `from` starts (npos: none).
 size_t findGlobGroup(const GlobGroup& g, std::string_view text, size_t from) {
   const size_t len = g.text.size();
@@ -1831,11 +1826,11 @@ size_t findGlobGroup(const GlobGroup& g, std::string_view text, size_t from) {
   const size_t last_start = text.size() - len;
   size_t search = from + g.run_off;  // where the run may start
   while (search <= last_start + g.run_off) {
-    const void* hit = memmem(text.data() + search, last_start + g.run_off + g.run_len - search,
-                             g.text.data() + g.run_off, g.run_len);
+    const char* hit =
+        core::findBytes(text.substr(search, last_start + g.run_off + g.run_len - search),
+                        std::string_view(g.text).substr(g.run_off, g.run_len));
     if (!hit) break;
-    const size_t start =
-        static_cast<size_t>(static_cast<const char*>(hit) - text.data()) - g.run_off;
+    const size_t start = static_cast<size_t>(hit - text.data()) - g.run_off;
     bool ok = true;
     for (size_t i = 0; i < len && ok; ++i) ok = g.any[i] || text[start + i] == g.text[i];
     if (ok) return start;
@@ -1856,6 +1851,8 @@ bool globHit(const DirectPattern& d, std::string_view text) {
   return true;
 }
 
+// Whether a plain literal (the needle `n`) or glob matches `text`; `lowered` is `text` lower-cased,
+// needed (only) for a caseless substring.
 bool directHitOne(const DirectPattern& d, std::string_view n, std::string_view text,
                   std::string_view lowered) {
   if (text.size() < n.size()) return false;
@@ -1869,7 +1866,7 @@ bool directHitOne(const DirectPattern& d, std::string_view n, std::string_view t
     }
     case DirectPattern::Kind::kContains:
       if (!d.caseless) return text.find(n) != std::string_view::npos;
-      return memmem(lowered.data(), lowered.size(), n.data(), n.size()) != nullptr;
+      return core::findBytes(lowered, n) != nullptr;
     case DirectPattern::Kind::kGlob:
       return globHit(d, d.caseless ? lowered : text);
     case DirectPattern::Kind::kNone:
@@ -1903,10 +1900,7 @@ struct LowerCache {
       if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
       const size_t at = out.size();
       out.append(v.text);
-      for (size_t i = at; i < out.size(); ++i) {
-        const char c = out[i];
-        out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-      }
+      core::lowerAsciiInto(out.data() + at, std::string_view(out).substr(at));
       out += '\0';
     }
     return out;
