@@ -425,34 +425,28 @@ void EventFields::collectKeywords(simdjson::dom::element value, int depth) {
 std::int32_t EventFields::findChild(const EventLayout& layout, std::uint32_t node,
                                     std::uint32_t position, std::string_view key) {
   constexpr std::uint32_t kMaxPositions = 256;
-  if (key.size() > sizeof(KeyMemo::text) || position >= kMaxPositions) {
+  const size_t n = key.size();
+  if (n > kMemoKeyBytes || position >= kMaxPositions) {
     return layout.find(layout.nodes_[node], key);
   }
   auto& seen = (*memo_)[node];
   if (position >= seen.size()) seen.resize(position + 1);
   KeyMemo& m = seen[position];
-  if (m.len == key.size()) {
-    // The memo is zero-padded: compare a word at a time, the key's tail loaded without reading
-    // past it.
-    bool eq = true;
-    size_t k = 0;
-    for (; k + 8 <= key.size() && eq; k += 8) {
-      std::uint64_t a, b;
-      std::memcpy(&a, key.data() + k, 8);
-      std::memcpy(&b, m.text + k, 8);
-      eq = a == b;
-    }
-    if (eq && k < key.size()) {
-      std::uint64_t b;
-      std::memcpy(&b, m.text + k, 8);
-      eq = loadTail(key.data() + k, key.size() - k) == b;
-    }
-    if (eq) return m.child;
+  // The key as KeyMemo's words: two or three loads, no loop (most keys are 8-16 bytes).
+  std::uint64_t a = 0, b = 0, c = 0;
+  if (n >= 8) {
+    std::memcpy(&a, key.data(), 8);
+    std::memcpy(&b, key.data() + n - 8, 8);
+    if (n > 16) std::memcpy(&c, key.data() + 8, 8);
+  } else if (n > 0) {
+    a = loadTail(key.data(), n);
   }
+  if (m.len == n && m.a == a && m.b == b && m.c == c) return m.child;
   m.child = layout.find(layout.nodes_[node], key);
-  m.len = static_cast<std::uint32_t>(key.size());
-  std::memset(m.text, 0, sizeof m.text);
-  std::memcpy(m.text, key.data(), key.size());
+  m.len = static_cast<std::uint32_t>(n);
+  m.a = a;
+  m.b = b;
+  m.c = c;
   return m.child;
 }
 

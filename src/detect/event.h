@@ -136,11 +136,14 @@ class EventFields {
   std::vector<std::string_view> keywords_;
   std::vector<std::pair<simdjson::dom::element, int>> keyword_roots_;  // where, and depth
   // Keys seen per layout node and position within its object, and the child found for them.
+  // A key of at most kMemoKeyBytes as words: `a` its first 8 bytes (all of a shorter key,
+  // zero-extended), `b` its last 8 (keys of 8 or more), `c` bytes 8-15 (keys over 16).
   struct KeyMemo {
     std::uint32_t len = UINT32_MAX;
     std::int32_t child = -1;
-    char text[24];  // the key, zero-padded
+    std::uint64_t a = 0, b = 0, c = 0;
   };
+  static constexpr size_t kMemoKeyBytes = 24;
   using Memo = std::vector<std::vector<KeyMemo>>;  // per layout node
   std::vector<std::pair<const EventLayout*, Memo>> memos_;  // per layout seen
   const EventLayout* memo_layout_ = nullptr;  // the current event's layout

@@ -170,6 +170,20 @@ detection:
           {securityEvent(R"("Imagex":"C:\\whoami.exe","User":"alice")" + tail), no},
           {securityEvent(img + R"(,"User":"alice","KeyLongerThanTwentyFourBytesXZ":"long")"), no},
           {securityEvent(img + R"(,"User":"alice","keylongerthantwentyfourbytesxy":"long")"), yes}});
+  // Keys of one length that differ only in their last 8 bytes, or only in bytes 8-15 (of a key
+  // of 17-24 bytes): a memo comparing part of a key would take one for the other.
+  auto words = compile({R"(title: words
+logsource: {product: windows, service: security}
+detection:
+  sel: {CommandLine: x, AAAAAAAAmiddle16BBBBBBBB: y}
+  condition: sel
+)"});
+  const std::vector<std::string> hit{"words"};
+  expectSameAsFresh(words,
+                    {{securityEvent(R"("CommandLine":"x","AAAAAAAAmiddle16BBBBBBBB":"y")"), hit},
+                     {securityEvent(R"("CommandLinx":"x","AAAAAAAAmiddle16BBBBBBBB":"y")"), no},
+                     {securityEvent(R"("CommandLine":"x","AAAAAAAAmiddleXXBBBBBBBB":"y")"), no},
+                     {securityEvent(R"("CommandLine":"x","AAAAAAAAmiddle16BBBBBBBB":"y")"), hit}});
 }
 
 TEST(EventTest, KeywordValuesAreTheSameGatheredEarlyOrLate) {
