@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "core/text.h"
+#include "detect/word_load.h"
 
 namespace td::detect {
 
@@ -263,11 +264,7 @@ class ExactTable {
       std::memcpy(&w, s.data() + k, 8);
       mixIn(w);
     }
-    if (k < s.size()) {
-      std::uint64_t w = 0;
-      std::memcpy(&w, s.data() + k, s.size() - k);
-      mixIn(w);
-    }
+    if (k < s.size()) mixIn(loadTail(s.data() + k, s.size() - k));
     return h;
   }
   bool caseless_ = false;

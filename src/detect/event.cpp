@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "detect/word_load.h"
+
 namespace td::detect {
 namespace {
 
@@ -43,19 +45,6 @@ std::string_view withoutSpaces(std::string_view key, char (&buf)[256]) {
     if (c != ' ' && n < sizeof buf) buf[n++] = c;
   }
   return {buf, n};
-}
-
-// The `n` (1..7) bytes at `p` as the low bytes of a word (the others zero), without reading
-// past them and without a variable-length copy through memory.
-inline std::uint64_t loadTail(const char* p, size_t n) {
-  if (n >= 4) {
-    std::uint32_t lo, hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + n - 4, 4);
-    return lo | (static_cast<std::uint64_t>(hi) << (8 * (n - 4)));
-  }
-  const auto b = [&](size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
-  return b(0) | (b(n / 2) << (8 * (n / 2))) | (b(n - 1) << (8 * (n - 1)));
 }
 
 // The word with its ASCII capitals lower-cased (SWAR).
