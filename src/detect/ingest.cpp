@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -289,6 +292,52 @@ void appendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// A batch's NDJSON lines: their own text, and the events they quote as views into the batch
+// (written from where they lie, not copied: most of a detection line is its event).
+struct Output {
+  std::string text;
+  std::vector<std::pair<size_t, std::string_view>> events;  // at text offset, the event
+
+  void clear() {
+    text.clear();
+    events.clear();
+  }
+  bool empty() const { return text.empty() && events.empty(); }
+};
+
+// Writes all of `out` to `fd` (writev, as few calls as the iovec limit allows, partial writes
+// resumed); false with errno set on an error.
+bool writeOutput(int fd, const Output& out) {
+  std::vector<iovec> iov;
+  iov.reserve(2 * out.events.size() + 1);
+  size_t at = 0;
+  auto add = [&](const char* p, size_t n) {
+    if (n) iov.push_back({const_cast<char*>(p), n});
+  };
+  for (const auto& [pos, event] : out.events) {
+    add(out.text.data() + at, pos - at);
+    add(event.data(), event.size());
+    at = pos;
+  }
+  add(out.text.data() + at, out.text.size() - at);
+  size_t i = 0;
+  while (i < iov.size()) {
+    const int count = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+    const ssize_t n = ::writev(fd, iov.data() + i, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    auto left = static_cast<size_t>(n);
+    while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+    if (left) {
+      iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
+      iov[i].iov_len -= left;
+    }
+  }
+  return true;
+}
+
 // The work of one matcher: events in, NDJSON lines and counts out.
 struct Worker {
   Worker(std::shared_ptr<const Engine> e, CorrelationEngine& c, std::mutex& cm,
@@ -299,8 +348,9 @@ struct Worker {
     for (const auto& f : factories) stages.push_back(f());
   }
 
-  void run(const Batch& batch, std::string& out, std::vector<core::Detection>* detections,
+  void run(const Batch& batch, Output& output, std::vector<core::Detection>* detections,
            std::vector<BadLine>& bad) {
+    std::string& out = output.text;
     for (size_t i = 0; i < batch.lines.size(); ++i) {
       const auto [off, len] = batch.lines[i];
       std::string_view line(batch.data() + off, len);
@@ -347,7 +397,7 @@ struct Worker {
         out += ",\"line\":";
         out += std::to_string(batch.first_line + i);
         out += ",\"event\":";
-        out += line;
+        output.events.emplace_back(out.size(), line);
         out += "}\n";
         if (detections) detections->push_back(makeDetection(matcher, r, line));
       }
@@ -363,7 +413,7 @@ struct Worker {
         out += ",\"correlation\":";
         out += d.evidence_json;
         out += ",\"event\":";
-        out += line;
+        output.events.emplace_back(out.size(), line);
         out += "}\n";
         if (detections) detections->push_back(d);
       }
@@ -431,24 +481,29 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
                                              const IngestOptions& options) {
   LineReader reader(options.inputs);
   if (auto st = reader.open(); !st) return core::fail(st.error());
-  FILE* out = nullptr;
+  int out = -1;
   bool close_out = false;
   if (options.out == "-") {
-    out = stdout;
+    std::fflush(stdout);  // what the process printed before goes first
+    out = STDOUT_FILENO;
   } else if (!options.out.empty()) {
-    out = std::fopen(options.out.c_str(), "wb");
-    if (!out) {
-      return core::fail(core::ErrorCode::kInvalidArgument, "cannot write " + options.out, "--out");
+    out = ::open(options.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (out < 0) {
+      return core::fail(core::ErrorCode::kInvalidArgument,
+                        "cannot write " + options.out + ": " + std::strerror(errno), "--out");
     }
     close_out = true;
   }
+  std::string write_error;  // the first failed write
   const auto start = Clock::now();
   IngestSummary summary;
   std::vector<BadLine> bad;
   std::mutex out_mutex;
-  auto emit = [&](const std::string& text, std::vector<core::Detection>& dets) {
+  auto emit = [&](const Output& text, std::vector<core::Detection>& dets) {
     std::lock_guard<std::mutex> lock(out_mutex);
-    if (out && !text.empty()) std::fwrite(text.data(), 1, text.size(), out);
+    if (out >= 0 && !text.empty() && write_error.empty() && !writeOutput(out, text)) {
+      write_error = std::strerror(errno);
+    }
     if (options.sink && !dets.empty()) options.sink->submit(std::move(dets));
   };
   auto last_progress = start;
@@ -475,7 +530,7 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
   if (threads == 1) {
     // One core: read and match in this thread, so the figure is honest for one core.
     Batch batch;
-    std::string text;
+    Output text;
     Worker& w = *workers[0];
     while (true) {
       auto more = reader.read(batch);
@@ -501,7 +556,7 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
     std::vector<std::vector<BadLine>> bads(static_cast<size_t>(threads));
     for (int i = 0; i < threads; ++i) {
       pool.emplace_back([&, i] {
-        std::string text;
+        Output text;
         while (true) {
           std::unique_ptr<Batch> b;
           {
@@ -544,9 +599,15 @@ core::Result<IngestSummary> runOfflineIngest(std::shared_ptr<const Engine> engin
     for (auto& t : pool) t.join();
     for (auto& b : bads) bad.insert(bad.end(), b.begin(), b.end());
   }
-  if (close_out) std::fclose(out);
-  else if (out) std::fflush(out);
+  if (close_out && ::close(out) != 0 && write_error.empty()) write_error = std::strerror(errno);
   if (!failure) return core::fail(failure.error());
+  if (!write_error.empty()) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "cannot write " +
+                          (options.out == "-" ? std::string("to stdout") : options.out) + ": " +
+                          write_error,
+                      "--out");
+  }
 
   summary.per_rule.assign(engine->ruleCount(), 0);
   summary.per_stage.assign(options.stages.size(), 0);

@@ -247,6 +247,22 @@ TEST(IngestTest, MappedAndInflatedInputsSeeTheSameLines) {
   }
 }
 
+TEST(IngestTest, AnOutputThatCannotBeWrittenIsAnError) {
+  // Detection lines that do not reach the output are not dropped silently.
+  TempDir dir;
+  std::ofstream(dir.path / "e.ndjson") << events(20);
+  IngestOptions opts;
+  opts.inputs = {(dir.path / "e.ndjson").string()};
+  for (const char* out : {"/dev/full", "/nonexistent/dir/out.ndjson"}) {
+    opts.out = out;
+    auto s = runOfflineIngest(testing::compile({kRules}), opts);
+    ASSERT_FALSE(s.has_value()) << out;
+    EXPECT_NE(s.error().message.find(std::string("cannot write ") + out), std::string::npos)
+        << s.error().message;
+    EXPECT_EQ(s.error().field, "--out");
+  }
+}
+
 TEST(IngestTest, MissingInputIsAnError) {
   auto engine = testing::compile({kRules});
   IngestOptions opts;
