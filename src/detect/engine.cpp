@@ -25,17 +25,16 @@ namespace td::detect {
 // ---- compiled tables
 // -----------------------------------------------------------------------------
 
-// A literal pattern simple enough to test without Hyperscan: one literal at the start, at the
-// end or anywhere in the value (lower-cased when caseless). A lazy pattern of this shape is
-// tested on its own on short values instead of scanning its whole database.
 // A run of a glob between two '*': literal bytes and '?' (any one byte), matched as a whole.
 struct GlobGroup {
-  std::string text;       // the bytes to match ('\0' where `any`)
-  std::vector<bool> any;  // per byte: a '?'
-  size_t run_off = 0;     // the longest run of literal bytes in it, searched for first
+  std::string text;    // the bytes to match, '\0' for a '?' (a glob with a NUL is not direct)
+  size_t run_off = 0;  // the longest run of literal bytes in it, searched for first
   size_t run_len = 0;
 };
 
+// A literal pattern simple enough to test without Hyperscan: one literal at the start, at the
+// end or anywhere in the value (lower-cased when caseless). A lazy pattern of this shape is
+// tested on its own on short values instead of scanning its whole database.
 struct DirectPattern {
   // kGlob: contains, with '*' and '?' between literal bytes (" -e* JAB", ">?%TEMP%\").
   enum class Kind : std::uint8_t { kNone, kPrefix, kSuffix, kContains, kGlob };
@@ -667,17 +666,15 @@ DirectPattern globPattern(const std::vector<Piece>& pieces, size_t first, size_t
     if (pc.kind == Piece::Kind::kDash || (pc.kind == Piece::Kind::kLit && pc.c == '\0')) {
       return d;
     }
-    GlobGroup& g = groups.back();
-    const bool one = pc.kind == Piece::Kind::kOne;
-    g.text += one        ? '\0'
-              : caseless ? static_cast<char>(std::tolower(static_cast<unsigned char>(pc.c)))
-                         : pc.c;
-    g.any.push_back(one);
+    groups.back().text += pc.kind == Piece::Kind::kOne ? '\0'
+                          : caseless
+                              ? static_cast<char>(std::tolower(static_cast<unsigned char>(pc.c)))
+                              : pc.c;
   }
   for (auto& g : groups) {
     for (size_t i = 0; i < g.text.size();) {
       size_t j = i;
-      while (j < g.text.size() && !g.any[j]) ++j;
+      while (j < g.text.size() && g.text[j] != '\0') ++j;
       if (j - i > g.run_len) {
         g.run_off = i;
         g.run_len = j - i;
@@ -1829,7 +1826,7 @@ size_t findGlobGroup(const GlobGroup& g, std::string_view text, size_t from) {
     if (!hit) break;
     const size_t start = static_cast<size_t>(hit - text.data()) - g.run_off;
     bool ok = true;
-    for (size_t i = 0; i < len && ok; ++i) ok = g.any[i] || text[start + i] == g.text[i];
+    for (size_t i = 0; i < len && ok; ++i) ok = g.text[i] == '\0' || text[start + i] == g.text[i];
     if (ok) return start;
     search = start + g.run_off + 1;
   }
@@ -1978,11 +1975,7 @@ std::uint64_t routeHash(const std::vector<std::uint32_t>& slots, const EventFiel
         std::memcpy(&w, p, 8);
         mix(w);
       }
-      if (n) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p, n);
-        mix(w);
-      }
+      if (n) mix(loadTail(p, n));
     }
   }
   return h;
@@ -2147,6 +2140,12 @@ class Evaluator {
   static constexpr size_t kDirectMaxBytes = 1024;
   static constexpr std::uint64_t kDirectTestsPerScan = 32;
 
+  static bool tooLongForDirect(std::span<const FieldValue> values) {
+    size_t total = 0;
+    for (const auto& v : values) total += v.text.size();
+    return total > kDirectMaxBytes;
+  }
+
   // 1 or 0: whether the literal is in one of the slot's values; -1: not tested (values too long).
   int direct(const DirectPattern& d, std::uint32_t slot) const {
     const auto values = fields_.values(slot);
@@ -2159,9 +2158,7 @@ class Evaluator {
         }
         return 0;
       case DirectPattern::Kind::kContains: {
-        size_t total = 0;
-        for (const auto& v : values) total += v.text.size();
-        if (total > kDirectMaxBytes) return -1;
+        if (tooLongForDirect(values)) return -1;
         if (!d.caseless) {
           for (const auto& v : values) {
             if (v.kind == ValueKind::kNull || v.kind == ValueKind::kObject) continue;
@@ -2173,9 +2170,7 @@ class Evaluator {
         return directHit(d, text, text) ? 1 : 0;
       }
       case DirectPattern::Kind::kGlob: {
-        size_t total = 0;
-        for (const auto& v : values) total += v.text.size();
-        if (total > kDirectMaxBytes) return -1;
+        if (tooLongForDirect(values)) return -1;
         // One value at a time: a '*' must not reach from one value into the next.
         const std::string_view lowered = d.caseless ? lower_->get(fields_, slot, epoch_) : "";
         size_t at = 0;
