@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "store/tests/store_suite.h"
@@ -731,6 +732,14 @@ TEST_P(StoreTest, ThreatsWrittenByAnotherInstanceShowUpInLists) {
   ThreatChange c;
   c.group_id = t.groups[2].id;
   ASSERT_TRUE((*other)->changeThreat(r->threat_ids[1], c, alice_));
+  // Another SQLite connection's commits are seen at the next read; another PostgreSQL node's
+  // once their notification has arrived (docs/operations.md: usually within milliseconds, not
+  // at once). Wait, a bounded while, for the last of them.
+  ThreatFilter patching = f;
+  patching.groups = {"Patching"};
+  for (int i = 0; i < 500 && store().listThreats(patching, {})->total < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 
   auto page = store().listThreats(f, {});
   ASSERT_TRUE(page);
